@@ -1,0 +1,126 @@
+"""Packed BCD as both standards use it: low byte first on the wire, sign-and-magnitude for signed values,
+and all-``EE`` (vendor ``EF``/``FF``) fillers meaning "no value" (Q/GDW 376.1 附录A; DL/T 645-2007 §5.1).
+
+Values are exact :class:`decimal.Decimal` — never floats: billing reads these numbers.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from protocols.errors import DecodeError, LocalProtocolError
+
+#: Bytes that, repeated over a whole field, mean "no data" rather than a number.
+NO_VALUE_FILLERS = frozenset((0xEE, 0xEF, 0xFF))
+
+
+def is_no_value(raw: bytes | bytearray | memoryview) -> bool:
+    """True when every byte of ``raw`` is the same "no value" filler (EE, or vendor EF/FF).
+
+    >>> is_no_value(b"\\xee\\xee"), is_no_value(b"\\xee\\x01")
+    (True, False)
+    """
+    if not raw:
+        return False
+    first = raw[0]
+    return first in NO_VALUE_FILLERS and all(b == first for b in raw)
+
+
+def bcd_byte(value: int) -> int:
+    """Decode one packed BCD byte (tens in the high nibble).
+
+    >>> bcd_byte(0x59)
+    59
+    """
+    hi, lo = value >> 4, value & 0x0F
+    if hi > 9 or lo > 9:
+        raise DecodeError(f"byte {value:02X}H is not BCD", raw=bytes((value,)))
+    return hi * 10 + lo
+
+
+def to_bcd_byte(value: int) -> int:
+    """Encode 0..99 as one packed BCD byte.
+
+    >>> hex(to_bcd_byte(59))
+    '0x59'
+    """
+    if not 0 <= value <= 99:
+        raise LocalProtocolError(f"{value} does not fit one BCD byte")
+    return (value // 10) << 4 | (value % 10)
+
+
+def bcd_to_int(raw: bytes | bytearray | memoryview) -> int:
+    """Decode little-endian packed BCD (low byte first) to an int.
+
+    >>> bcd_to_int(bytes.fromhex("3412"))
+    1234
+    """
+    result = 0
+    for byte in reversed(bytes(raw)):
+        result = result * 100 + bcd_byte(byte)
+    return result
+
+
+def int_to_bcd(value: int, size: int) -> bytes:
+    """Encode a non-negative int as ``size`` bytes of little-endian packed BCD.
+
+    >>> int_to_bcd(1234, 2).hex()
+    '3412'
+    """
+    if value < 0 or value >= 100**size:
+        raise LocalProtocolError(f"{value} does not fit {size} BCD bytes")
+    out = bytearray()
+    for _ in range(size):
+        value, two = divmod(value, 100)
+        out.append(to_bcd_byte(two))
+    return bytes(out)
+
+
+def decode_decimal(
+    raw: bytes | bytearray | memoryview, decimals: int, *, signed: bool = False
+) -> Decimal | None:
+    """Decode a little-endian BCD number with ``decimals`` digits after the point.
+
+    Signed fields use sign-and-magnitude: bit D7 of the most significant (last) byte is the sign.
+    Returns ``None`` for a "no value" filler.
+
+    >>> decode_decimal(bytes.fromhex("0000340012"), 4)
+    Decimal('120034.0000')
+    >>> decode_decimal(bytes.fromhex("128092"), 4, signed=True)
+    Decimal('-12.8012')
+    """
+    data = bytes(raw)
+    if is_no_value(data):
+        return None
+    negative = False
+    if signed:
+        negative = bool(data[-1] & 0x80)
+        data = data[:-1] + bytes((data[-1] & 0x7F,))
+    magnitude = bcd_to_int(data)
+    value = Decimal(magnitude).scaleb(-decimals)
+    return -value if negative else value
+
+
+def encode_decimal(value: Decimal | None, size: int, decimals: int, *, signed: bool = False) -> bytes:
+    """Inverse of :func:`decode_decimal`; ``None`` encodes as the standard ``EE`` filler.
+
+    >>> encode_decimal(Decimal("-12.8012"), 3, 4, signed=True).hex()
+    '128092'
+    """
+    if value is None:
+        return b"\xee" * size
+    scaled = value.scaleb(decimals)
+    if scaled != scaled.to_integral_value():
+        raise LocalProtocolError(f"{value} has more than {decimals} decimals")
+    magnitude = abs(int(scaled))
+    negative = value < 0
+    if negative and not signed:
+        raise LocalProtocolError(f"{value} is negative but the field is unsigned")
+    # A signed field gives up bit D7 of its top byte to the sign, so its top digit is 0..7.
+    limit = 8 * 10 ** (2 * size - 1) if signed else 100**size
+    if magnitude >= limit:
+        raise LocalProtocolError(f"{value} does not fit {size} BCD bytes with {decimals} decimals")
+    out = bytearray(int_to_bcd(magnitude, size))
+    if negative:
+        out[-1] |= 0x80
+    return bytes(out)
