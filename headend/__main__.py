@@ -1,0 +1,3 @@
+from headend.cli import main
+
+main()

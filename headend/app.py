@@ -1,0 +1,222 @@
+"""The supervisor: builds every part from the configuration, runs them, and shuts them down in order.
+
+Start order: spool → store (migrate) → spool writer → ingest → sessions/poll plan → terminal listener →
+metrics endpoint → sd_notify READY. Stop order is the reverse, and it drains: the listener closes (pending
+requests fail), readings already submitted are committed to the spool, the spool writer writes everything it
+holds to the store (bounded by ``drain_timeout_s``), then the store closes. What is still in the spool then stays
+there, safe on disk, for the next start.
+
+The systemd watchdog is pinged only when the loop has made progress since the last ping (frames received,
+batches written) or when there is genuinely nothing to do — a wedged process stops pinging and systemd restarts it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from headend.channels.tcp_server import TerminalServer
+from headend.config import Config
+from headend.http import MetricsEndpoint
+from headend.ingest import Ingest
+from headend.metrics import Metrics
+from headend.readings import Reading
+from headend.scheduling.poll import PollPlan
+from headend.sdnotify import SystemdNotifier
+from headend.sessions.gdw376_station import SessionRegistry
+from headend.storage.base import Store, WriteResult, open_store
+from headend.storage.spool import Spool
+from headend.storage.writer import SpoolWriter
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class HeadendApp:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        metrics: Metrics | None = None,
+        now: Callable[[], datetime] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        notifier: SystemdNotifier | None = None,
+    ) -> None:
+        self.config = config
+        self.metrics = metrics or Metrics()
+        zone = config.collection.zone
+        self.now = now or (lambda: datetime.now(zone))
+        self.clock = clock
+        self.notifier = notifier or SystemdNotifier()
+        self.registry = SessionRegistry(self.metrics)
+        self.spool: Spool | None = None
+        self.store: Store | None = None
+        self.writer: SpoolWriter | None = None
+        self.ingest: Ingest | None = None
+        self.poller: PollPlan | None = None
+        self.server: TerminalServer | None = None
+        self.endpoint: MetricsEndpoint | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._stopped = False
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        cfg = self.config
+        for path in (cfg.storage.spool_path, cfg.storage.sqlite_path):
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.spool = await asyncio.to_thread(Spool, cfg.storage.spool_path, max_bytes=cfg.storage.spool_max_bytes)
+        self.store = open_store(cfg.storage.dsn or None, cfg.storage.sqlite_path, tz=cfg.collection.zone)
+        await self._open_store()
+        self.writer = SpoolWriter(
+            self.spool,
+            self.store,
+            batch_size=cfg.storage.batch_size,
+            on_written=self._written,
+            on_error=self._store_error,
+        )
+        self._tasks.append(asyncio.create_task(self.writer.run(), name="spool-writer"))
+        self.writer.notify()  # drain what a previous run left in the spool
+        self.ingest = Ingest(self.spool, self.metrics, on_durable=self._durable)
+        self.ingest.start()
+        self.poller = PollPlan(cfg.collection, self.registry, self.metrics, self.submit, now=self.now)
+        self.server = TerminalServer(cfg.server, cfg.session, self.registry, self.metrics, clock=self.clock)
+        await self.server.start()
+        if cfg.metrics.enabled:
+            self.endpoint = MetricsEndpoint(self.metrics, cfg.metrics.host, cfg.metrics.port, health=self.health)
+            await self.endpoint.start()
+        self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
+        self.notifier.ready()
+        self.notifier.status(f"listening on port {self.server.port}")
+
+    async def _open_store(self) -> None:
+        """Open and migrate the store. With the database down at start, collection still starts: readings
+        wait in the spool and the writer connects when the database returns."""
+        assert self.store is not None
+        try:
+            await self.store.open()
+            await self.store.migrate()
+        except Exception as exc:  # noqa: BLE001 - any driver error: run on the spool, retry in the writer
+            self.metrics.store_up.set(0)
+            _LOGGER.error("store unavailable at start (%s); readings are kept in the spool", exc)
+
+    async def submit(self, readings: Sequence[Reading]) -> None:
+        assert self.ingest is not None
+        await self.ingest.submit(readings)
+
+    async def stop(self, drain_timeout_s: float = 30.0) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        self.notifier.stopping()
+        _LOGGER.info("stopping: draining in-flight work")
+        if self.endpoint is not None:
+            await self.endpoint.stop()
+        if self.server is not None:
+            await self.server.stop()
+        if self.poller is not None:
+            await self.poller.stop()
+        if self.ingest is not None:
+            await self.ingest.stop()
+        if self.writer is not None:
+            drained = await self.writer.drain(drain_timeout_s)
+            if not drained:
+                _LOGGER.warning(
+                    "store not reachable: %d readings stay in the spool for the next start",
+                    self.spool.depth() if self.spool else -1,
+                )
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.store is not None:
+            await self.store.close()
+        if self.spool is not None:
+            await asyncio.to_thread(self.spool.close)
+        self.notifier.close()
+        _LOGGER.info("stopped")
+
+    async def serve(self, shutdown_trigger: Callable[[], Awaitable[object]] | None = None) -> None:
+        """Run until ``shutdown_trigger`` completes (default: SIGTERM or SIGINT), then stop and drain."""
+        await self.start()
+        try:
+            await (shutdown_trigger or _signal_trigger)()
+        finally:
+            await self.stop()
+
+    # -- callbacks ------------------------------------------------------------------------------------------
+    def _durable(self) -> None:
+        if self.writer is not None:
+            self.writer.notify()
+
+    def _written(self, result: WriteResult, remaining: int) -> None:
+        self.metrics.store_up.set(1)
+        self.metrics.readings_stored.labels("inserted").inc(result.inserted)
+        self.metrics.readings_stored.labels("duplicate").inc(result.duplicates)
+        self.metrics.readings_stored.labels("conflict").inc(result.conflicts)
+        self.metrics.spool_depth.set(remaining)
+        if result.conflicts:
+            _LOGGER.warning("%d readings conflict with stored values (see reading_conflicts)", result.conflicts)
+
+    def _store_error(self, exc: BaseException) -> None:
+        self.metrics.store_up.set(0)
+        self.metrics.store_errors.inc()
+
+    # -- health ---------------------------------------------------------------------------------------------
+    def health(self) -> dict[str, object]:
+        store_ok = self.writer.healthy if self.writer is not None else False
+        spool_full = self.ingest.spool_full if self.ingest is not None else False
+        return {
+            "ok": store_ok and not spool_full,
+            "terminals_online": len(self.registry),
+            "store_healthy": store_ok,
+            "spool_full": spool_full,
+            "spool_depth": self.spool.depth() if self.spool is not None else None,
+        }
+
+    async def _housekeeping(self) -> None:
+        """Every few seconds: refresh gauges, and ping the watchdog when the loop made progress."""
+        interval = self.notifier.watchdog_interval_s
+        tick = min(5.0, interval / 3) if interval else 5.0
+        last_progress: tuple[int, int] = (-1, -1)
+        while True:
+            await asyncio.sleep(tick)
+            assert self.spool is not None and self.server is not None and self.poller is not None
+            depth = await asyncio.to_thread(self.spool.depth)
+            size = await asyncio.to_thread(self.spool.size_bytes)
+            self.metrics.spool_depth.set(depth)
+            self.metrics.spool_bytes.set(size)
+            progress = (self.server.frames_in, self.poller.completed_polls)
+            # progress, or a quiet system (nothing connected and nothing to write) both count as alive
+            if progress != last_progress or (not self.server.connections and depth == 0):
+                self.notifier.watchdog()
+            last_progress = progress
+
+
+async def _signal_trigger() -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
+
+
+def run(config: Config) -> None:
+    """Entry point of ``headend run``: uvloop when installed, then serve until SIGTERM/SIGINT."""
+    app = HeadendApp(config)
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is optional (not on Windows)
+        asyncio.run(app.serve())
+    else:
+        uvloop.run(app.serve())

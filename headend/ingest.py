@@ -1,0 +1,98 @@
+"""Group commit into the durable spool.
+
+Sessions hand over readings with ``await ingest.submit(readings)``; the call returns once the readings are on
+disk (one SQLite transaction with synchronous=FULL for everything submitted meanwhile, so a burst of responses
+costs one fsync, not hundreds). Only then is a reading *acknowledged*. The spool writer then drains the spool into
+the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+
+from headend.metrics import Metrics
+from headend.readings import Reading
+from headend.storage.spool import Spool, SpoolFull
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class Ingest:
+    def __init__(
+        self, spool: Spool, metrics: Metrics, *, on_durable: Callable[[], None], max_batch: int = 20_000
+    ) -> None:
+        self._spool = spool
+        self._metrics = metrics
+        self._on_durable = on_durable
+        self._max_batch = max_batch
+        self._queue: list[tuple[Sequence[Reading], asyncio.Future[None]]] = []
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.spool_full = False
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="ingest")
+
+    async def stop(self) -> None:
+        """Commit what was already submitted, then stop."""
+        if self._task is None:
+            return
+        self._wakeup.set()
+        while self._queue:
+            await self._commit_some()
+        self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            pass
+        self._task = None
+
+    async def submit(self, readings: Sequence[Reading]) -> None:
+        """Return when ``readings`` are durable in the spool; raises SpoolFull when the spool is at its limit."""
+        if not readings:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((readings, future))
+        self._wakeup.set()
+        await future
+
+    async def _run(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._queue:
+                await self._commit_some()
+
+    async def _commit_some(self) -> None:
+        batch: list[tuple[Sequence[Reading], asyncio.Future[None]]] = []
+        count = 0
+        while self._queue and (not batch or count + len(self._queue[0][0]) <= self._max_batch):
+            item = self._queue.pop(0)
+            batch.append(item)
+            count += len(item[0])
+        rows = [reading for readings, _ in batch for reading in readings]
+        try:
+            await asyncio.to_thread(self._spool.append, rows)
+        except SpoolFull as exc:
+            self._metrics.spool_full.inc()
+            if not self.spool_full:
+                _LOGGER.error("spool full: refusing %d readings (%s); collection continues", len(rows), exc)
+            self.spool_full = True
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        except Exception as exc:
+            _LOGGER.exception("spool append failed")
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        self.spool_full = False
+        self._metrics.readings_spooled.inc(len(rows))
+        for _, future in batch:
+            if not future.done():
+                future.set_result(None)
+        self._on_durable()

@@ -1,0 +1,80 @@
+"""Every Prometheus metric of the daemon, in one place (STYLE.md §3.5).
+
+Names carry the ``headend_`` prefix and base units; counters end in ``_total``. Labels have low cardinality
+only (``protocol``, ``direction``, ``reason``, ``result``): never a meter or terminal address — per-device
+detail belongs in logs and the database, not in the time-series index.
+
+Each :class:`Metrics` owns its registry, so several daemons (tests) can live in one process.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.terminals_online = Gauge("headend_terminals_online", "Terminals logged in right now", registry=r)
+        self.connections_open = Gauge("headend_connections_open", "TCP connections open (logged in or not)", registry=r)
+        self.connections = Counter(
+            "headend_connections_total", "TCP connections accepted, by how they ended", ["result"], registry=r
+        )
+        self.logins = Counter(
+            "headend_logins_total",
+            "AFN02 F1 logins confirmed; result=replaced when an address already online logged in again",
+            ["result"],
+            registry=r,
+        )
+        self.heartbeats = Counter("headend_heartbeats_total", "AFN02 F3 heartbeats confirmed", registry=r)
+        self.frames = Counter(
+            "headend_frames_total",
+            "Frames received (in) and sent (out)",
+            ["protocol", "direction"],
+            registry=r,
+        )
+        self.decode_errors = Counter(
+            "headend_decode_errors_total",
+            "Bytes or frames thrown away, by reason (framer Discarded reason or decode error class)",
+            ["protocol", "reason"],
+            registry=r,
+        )
+        self.requests = Counter(
+            "headend_requests_total",
+            "Requests to devices by outcome: ok, timeout, denied, closed, decode_error",
+            ["protocol", "result"],
+            registry=r,
+        )
+        self.retransmissions = Counter(
+            "headend_retransmissions_total", "Requests sent again after a response timeout", registry=r
+        )
+        self.request_latency = Histogram(
+            "headend_request_latency_seconds",
+            "Time from sending a request to its complete response",
+            ["protocol"],
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60),
+            registry=r,
+        )
+        self.readings_spooled = Counter(
+            "headend_readings_spooled_total", "Readings acknowledged into the durable spool", registry=r
+        )
+        self.readings_stored = Counter(
+            "headend_readings_stored_total",
+            "Readings committed to the store, by result: inserted, duplicate, conflict",
+            ["result"],
+            registry=r,
+        )
+        self.readings_invalid = Counter(
+            "headend_readings_invalid_total", "Values the device reported as 'no value' (EE)", registry=r
+        )
+        self.spool_depth = Gauge("headend_spool_depth", "Readings in the spool not yet committed", registry=r)
+        self.spool_bytes = Gauge("headend_spool_bytes", "Size of the spool file", registry=r)
+        self.spool_full = Counter(
+            "headend_spool_full_total", "Batches refused because the spool reached its size limit", registry=r
+        )
+        self.store_errors = Counter(
+            "headend_store_errors_total", "Failed attempts to write a batch to the store", registry=r
+        )
+        self.store_up = Gauge("headend_store_up", "1 when the last write to the store succeeded", registry=r)
+        self.polls = Counter("headend_polls_total", "Scheduled poll rounds started for a terminal", registry=r)

@@ -1,0 +1,265 @@
+"""Q/GDW 376.1 master-station sessions: one per logged-in terminal (PROTOCOLS.md §A.5, §A.11).
+
+Rules implemented here:
+- Link management (Q/GDW 376.1-2009 §5.3 链路接口检测, AFN02): a terminal logs in (F1), sends heartbeats (F3) and
+  logs out (F2), each with CON=1; the master confirms each with AFN00 F1 echoing the terminal's sequence.
+- One outstanding request per terminal (§A.5 "terminals must finish one request before starting the next"),
+  granted by priority (:class:`~headend.sessions.priority.PriorityLock`).
+- PFC: a per-terminal frame counter, +1 for each new request, unchanged on retransmission; PSEQ is its low
+  4 bits. The response future is registered before the request is written (zigpy-znp).
+- A response matches when it comes from this terminal (A1/A2), has PRM=0 and its RSEQ is the request's PSEQ;
+  a multi-frame response (FIR/FIN) is collected until FIN, each later frame's RSEQ incrementing mod 16, and
+  every frame that carries CON=1 is confirmed.
+- A deny (AFN00 F2) or a per-identifier deny (AFN00 F3) raises :class:`protocols.errors.Gdw376Denied`.
+- On connection loss every pending request fails with :class:`~headend.errors.ChannelClosed`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from headend.errors import ChannelClosed, ResponseTimeout, SessionError
+from headend.logs import Prefixed
+from headend.metrics import Metrics
+from headend.sessions.priority import Priority, PriorityLock
+from protocols.errors import Gdw376Denied, ProtocolError
+from protocols.gdw376 import messages
+from protocols.gdw376.link import Address, Afn, Dir, LinkFrame
+from protocols.gdw376.units import DataUnit, decode_units
+
+_LOGGER = logging.getLogger(__name__)
+PROTOCOL = "gdw376.1"
+
+
+class FrameSink:
+    """What a session needs from its connection: write bytes, close."""
+
+    def send(self, data: bytes) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def close(self) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+@dataclass(slots=True)
+class _Pending:
+    pseq: int
+    future: asyncio.Future[list[DataUnit]]
+    afn: int
+    expected_rseq: int
+    frames: int = 0
+    units: list[DataUnit] = field(default_factory=list)
+
+
+class TerminalSession:
+    """The master's side of one logged-in terminal."""
+
+    def __init__(
+        self,
+        address: Address,
+        sink: FrameSink,
+        *,
+        msa: int,
+        response_timeout_s: float,
+        retries: int,
+        metrics: Metrics,
+        peer: str = "",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.address = address.with_msa(0)  # identity; requests carry our MSA
+        self.terminal = address.terminal
+        self.peer = peer
+        self._sink = sink
+        self._msa = msa
+        self._timeout_s = response_timeout_s
+        self._retries = retries
+        self._metrics = metrics
+        self._clock = clock
+        self._lock = PriorityLock()
+        self._pfc = 0
+        self._pending: _Pending | None = None
+        self.closed = False
+        self.version = "2009"  # becomes "2013" once a heartbeat carries a clock
+        self.logged_in_at = clock()
+        self.last_heartbeat_clock: object = None
+        self.log = Prefixed(_LOGGER, f"term {self.terminal}")
+
+    def __repr__(self) -> str:
+        return f"<TerminalSession {self.terminal} peer={self.peer}>"
+
+    # -- requests -------------------------------------------------------------------------------------------
+
+    def _next_pseq(self) -> int:
+        self._pfc = (self._pfc + 1) & 0xFF
+        return self._pfc & 0x0F
+
+    async def request(
+        self, afn: int, items: Sequence[tuple[int, int]], *, priority: Priority = Priority.SCHEDULED
+    ) -> list[DataUnit]:
+        """Send a read request for ``(pn, fn)`` items and return every data unit of the (possibly multi-frame)
+        response. Raises ResponseTimeout, ChannelClosed, Gdw376Denied, or a RemoteProtocolError on a response
+        that cannot be decoded."""
+        async with self._lock.hold(priority):
+            if self.closed:
+                raise ChannelClosed(f"terminal {self.terminal} is offline")
+            pseq = self._next_pseq()
+            target = self.address.with_msa(self._msa)
+            frame = messages.read_request(target, afn, items, pseq)
+            loop = asyncio.get_running_loop()
+            pending = _Pending(pseq, loop.create_future(), afn, pseq)
+            self._pending = pending  # registered before the first byte leaves
+            started = self._clock()
+            try:
+                attempt = 0
+                while True:
+                    if self.closed:
+                        raise ChannelClosed(f"terminal {self.terminal} went offline")
+                    self._sink.send(frame)
+                    self._metrics.frames.labels(PROTOCOL, "out").inc()
+                    units = await self._wait(pending)
+                    if units is not None:
+                        break
+                    attempt += 1
+                    if attempt > self._retries:
+                        self._metrics.requests.labels(PROTOCOL, "timeout").inc()
+                        raise ResponseTimeout(
+                            f"terminal {self.terminal}: no response to AFN{afn:02X} after {self._retries + 1} attempts"
+                        )
+                    self._metrics.retransmissions.inc()
+                    self.log.info("no answer to PSEQ %d, retransmission %d", pseq, attempt)
+                self._metrics.requests.labels(PROTOCOL, "ok").inc()
+                self._metrics.request_latency.labels(PROTOCOL).observe(self._clock() - started)
+                return units
+            except ChannelClosed:
+                self._metrics.requests.labels(PROTOCOL, "closed").inc()
+                raise
+            except Gdw376Denied:
+                self._metrics.requests.labels(PROTOCOL, "denied").inc()
+                raise
+            except ProtocolError:
+                self._metrics.requests.labels(PROTOCOL, "decode_error").inc()
+                raise
+            finally:
+                self._pending = None
+                if not pending.future.done():
+                    pending.future.cancel()
+
+    async def _wait(self, pending: _Pending) -> list[DataUnit] | None:
+        """Wait for the response; None on timeout. While frames of a multi-frame response keep arriving
+        the wait is extended rather than the request sent again."""
+        while True:
+            seen = pending.frames
+            try:
+                async with asyncio.timeout(self._timeout_s):
+                    return await asyncio.shield(pending.future)
+            except TimeoutError:
+                if pending.frames == seen:
+                    return None
+
+    # -- frames from the terminal ---------------------------------------------------------------------------
+
+    def handle_response(self, frame: LinkFrame) -> None:
+        """A PRM=0 frame from this terminal: match it to the pending request."""
+        pending = self._pending
+        if frame.seq.con:
+            self._send(messages.confirm(frame))
+        if pending is None or pending.future.done():
+            self.log.warning("unexpected response AFN%02X RSEQ %d: no request pending", frame.afn, frame.seq.seq)
+            return
+        if frame.seq.seq != pending.expected_rseq:
+            # a late answer to an earlier (timed-out) request, or a duplicate: drop it (§A.5)
+            self.log.info("dropping response RSEQ %d, waiting for %d", frame.seq.seq, pending.expected_rseq)
+            return
+        try:
+            if frame.afn == Afn.CONFIRM_DENY:
+                self._handle_confirm_deny(frame, pending)
+                return
+            units = decode_units(frame.afn, frame.data, Dir.UP)
+        except ProtocolError as exc:
+            pending.future.set_exception(exc)
+            return
+        pending.frames += 1
+        pending.units.extend(units)
+        if frame.seq.fin:
+            pending.future.set_result(pending.units)
+        else:
+            pending.expected_rseq = (pending.expected_rseq + 1) & 0x0F
+
+    def _handle_confirm_deny(self, frame: LinkFrame, pending: _Pending) -> None:
+        units = decode_units(frame.afn, frame.data, Dir.UP)
+        fns = {u.fn for u in units}
+        if 2 in fns:
+            pending.future.set_exception(Gdw376Denied(pending.afn))
+            return
+        for unit in units:
+            check = getattr(unit.value, "check", None)
+            if callable(check):
+                check()
+        pending.future.set_result(pending.units)
+
+    def _send(self, data: bytes) -> None:
+        if not self.closed:
+            self._sink.send(data)
+            self._metrics.frames.labels(PROTOCOL, "out").inc()
+
+    def close(self, reason: str) -> None:
+        """Fail whatever is pending; called when the connection is lost or replaced."""
+        if self.closed:
+            return
+        self.closed = True
+        pending = self._pending
+        if pending is not None and not pending.future.done():
+            pending.future.set_exception(ChannelClosed(f"terminal {self.terminal}: {reason}"))
+        self.log.info("session closed: %s", reason)
+
+
+class SessionRegistry:
+    """Terminals online, by address. A new login from an address already online replaces the old connection."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._sessions: dict[tuple[str, int], TerminalSession] = {}
+        self._metrics = metrics
+        self.on_online: list[Callable[[TerminalSession], None]] = []
+        self.on_offline: list[Callable[[TerminalSession], None]] = []
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def __iter__(self) -> Iterator[TerminalSession]:
+        return iter(list(self._sessions.values()))
+
+    def get(self, a1: str, a2: int) -> TerminalSession | None:
+        return self._sessions.get((a1, a2))
+
+    def require(self, a1: str, a2: int) -> TerminalSession:
+        session = self.get(a1, a2)
+        if session is None:
+            raise SessionError(f"terminal {a1}:{a2:05d} is not online")
+        return session
+
+    def add(self, session: TerminalSession) -> TerminalSession | None:
+        """Register a logged-in session; returns the one it replaced (already closed), if any."""
+        key = (session.address.a1, session.address.a2)
+        old = self._sessions.get(key)
+        self._sessions[key] = session
+        if old is not None and old is not session:
+            old.close(f"replaced by a new login from {session.peer}")
+            for callback in self.on_offline:
+                callback(old)
+        self._metrics.terminals_online.set(len(self._sessions))
+        for callback in self.on_online:
+            callback(session)
+        return old if old is not session else None
+
+    def remove(self, session: TerminalSession, reason: str) -> None:
+        key = (session.address.a1, session.address.a2)
+        session.close(reason)
+        if self._sessions.get(key) is session:
+            del self._sessions[key]
+            self._metrics.terminals_online.set(len(self._sessions))
+            for callback in self.on_offline:
+                callback(session)
