@@ -1,0 +1,392 @@
+"""Q/GDW 376.1 link layer (§4.3 帧格式): control, address, SEQ, AUX and whole-frame parse/build.
+
+Frame (§4.3.2; PROTOCOLS.md A.1)::
+
+    68 | L L | L L | 68 | C | A1 A1 A2 A2 A3 | AFN | SEQ | {DA DT data}… | [PW 16 | EC 2] [Tp 6] | CS | 16
+                          \\________________ user data 用户数据区, length L >> 2 ____________________/
+
+Hand-written ``bytes`` code, no construct: every field is one or two bytes and the framer calls
+:func:`parse_frame` for every frame on the wire (STYLE.md §3.2: framing and link fields are hand-written).
+
+Checked against ``liangminhua/qgdw376.1.ksy`` (L/C/A/SEQ bit layout, AUX presence rules and the AUX order
+PW/EC before Tp). One deliberate difference: that description derives PW from AFN alone; we also require DIR=0
+(下行), because PW (消息认证码) only exists in downlink frames (§4.3.4.6.1) and uplink AFN10 replies carry none.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from enum import IntEnum
+
+from protocols.common.bcd import bcd_byte, to_bcd_byte
+from protocols.common.checksum import sum8
+from protocols.errors import ChecksumError, DecodeError, FrameError, LocalProtocolError
+
+START = 0x68
+END = 0x16
+#: 68 L L 68 before the user data, CS 16 after it (帧头 + 帧尾).
+HEADER_LEN = 6
+OVERHEAD = 8
+#: C(1) + A(5) + AFN(1) + SEQ(1): the smallest user data area (用户数据区).
+FIXED_USER_LEN = 8
+#: D15..D2 of L: 14 bits of user-data length (16383 on networks, §4.3.3.2 长度L).
+MAX_USER_LEN = 0x3FFF
+#: L D1..D0 (协议标识): 2 = Q/GDW 376.1 (and 1376.1-2013), 1 = Q/GDW 130-2005.
+PID_376_1 = 2
+PID_130_2005 = 1
+PW_LEN = 16
+EC_LEN = 2
+TP_LEN = 6
+#: AFNs whose downlink frames carry PW (复位, 设置参数, 控制命令, 身份认证, 文件传输, 数据转发).
+PW_AFNS = frozenset({0x01, 0x04, 0x05, 0x06, 0x0F, 0x10})
+#: The smallest data unit: DA(2) + DT(2).
+UNIT_ID_LEN = 4
+
+
+class Dir(IntEnum):
+    """C.D7 传输方向位 DIR: 0 = 主站发出的下行报文, 1 = 终端发出的上行报文 (§4.3.4.3.1)."""
+
+    DOWN = 0
+    UP = 1
+
+
+class Afn(IntEnum):
+    """应用层功能码 AFN (§5.1, 表 23; names after ``qgdw_3761_api.h`` ``eMtAFN``)."""
+
+    CONFIRM_DENY = 0x00  # 确认／否认
+    RESET = 0x01  # 复位
+    LINK_CHECK = 0x02  # 链路接口检测
+    RELAY = 0x03  # 中继站命令
+    SET_PARAM = 0x04  # 设置参数
+    CONTROL = 0x05  # 控制命令
+    AUTH = 0x06  # 身份认证及密钥协商
+    CASCADE = 0x08  # 请求被级联终端主动上报
+    REQUEST_CONFIG = 0x09  # 请求终端配置
+    QUERY_PARAM = 0x0A  # 查询参数
+    REQUEST_TASK = 0x0B  # 请求任务数据
+    REQUEST_CLASS1 = 0x0C  # 请求1类数据（实时数据）
+    REQUEST_CLASS2 = 0x0D  # 请求2类数据（历史数据）
+    REQUEST_CLASS3 = 0x0E  # 请求3类数据（事件数据）
+    FILE_TRANSFER = 0x0F  # 文件传输
+    FORWARD = 0x10  # 数据转发
+
+
+def _check_range(name: str, value: int, low: int, high: int) -> None:
+    if not low <= value <= high:
+        raise LocalProtocolError(f"{name}={value} outside {low}..{high}")
+
+
+@dataclass(frozen=True, slots=True)
+class Control:
+    """控制域 C (§4.3.4.3): DIR D7, PRM D6 (启动标志位), FCB (down) / ACD (up) D5, FCV D4 (down only;
+    reserved in uplink), 功能码 D3..D0.
+
+    Function codes: PRM=1 — 1 复位, 4 用户数据, 9 链路测试, 10 请求1级数据, 11 请求2级数据;
+    PRM=0 — 0 认可, 8 用户数据, 9 否认：无所召唤的数据, 11 链路状态.
+    """
+
+    dir: Dir
+    prm: bool
+    fcb_acd: bool
+    fcv: bool
+    code: int
+
+    def __post_init__(self) -> None:
+        _check_range("function code", self.code, 0, 15)
+
+    def to_byte(self) -> int:
+        return self.dir << 7 | self.prm << 6 | self.fcb_acd << 5 | self.fcv << 4 | self.code
+
+    @classmethod
+    def from_byte(cls, b: int) -> Control:
+        return cls(Dir(b >> 7 & 1), bool(b & 0x40), bool(b & 0x20), bool(b & 0x10), b & 0x0F)
+
+    @property
+    def acd(self) -> bool:
+        """要求访问位 ACD (uplink only): the terminal has important events waiting; AUX carries EC."""
+        return self.dir is Dir.UP and self.fcb_acd
+
+
+_HEX_DIGITS = frozenset("0123456789ABCDEF")
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """地址域 A (§4.3.4.4): A1 行政区划码 (BCD, 2 bytes LE), A2 终端地址 (BIN 1..65535, LE),
+    A3 = MSA 主站地址 D7..D1 | 组地址标志 D0.
+
+    ``a1`` is written as printed ("4403" for wire bytes ``03 44``). Non-BCD A1 seen from odd firmware is
+    kept as upper-case hex digits so that it still round-trips; :func:`parse_frame` warns about it (strict
+    mode rejects it). A2=FFFFH with the group flag is the system broadcast (系统广播地址).
+    """
+
+    a1: str
+    a2: int
+    msa: int = 0
+    group: bool = False
+
+    def __post_init__(self) -> None:
+        if len(self.a1) != 4 or not set(self.a1) <= _HEX_DIGITS:
+            raise LocalProtocolError(f"A1 {self.a1!r} is not 4 digits")
+        _check_range("A2", self.a2, 0, 0xFFFF)
+        _check_range("MSA", self.msa, 0, 127)
+
+    def to_bytes(self) -> bytes:
+        a1 = bytes.fromhex(self.a1)
+        return bytes((a1[1], a1[0], self.a2 & 0xFF, self.a2 >> 8, self.msa << 1 | self.group))
+
+    @classmethod
+    def from_bytes(cls, raw: bytes | bytearray | memoryview) -> Address:
+        b = bytes(raw)
+        if len(b) != 5:
+            raise DecodeError(f"address needs 5 bytes, got {len(b)}", raw=b, path="A")
+        return cls(f"{b[1]:02X}{b[0]:02X}", b[2] | b[3] << 8, b[4] >> 1, bool(b[4] & 1))
+
+    @classmethod
+    def broadcast(cls, a1: str = "0000", msa: int = 0) -> Address:
+        """System broadcast (系统广播地址): A2 = FFFFH with the group flag set."""
+        return cls(a1, 0xFFFF, msa, True)
+
+    @property
+    def terminal(self) -> str:
+        """Identity used in logs and the database: ``"4403:00012"`` (A1, then A2 as 5-digit decimal)."""
+        return f"{self.a1}:{self.a2:05d}"
+
+    @property
+    def is_bcd(self) -> bool:
+        """A1 is valid BCD (行政区划码), as the standard requires."""
+        return self.a1.isdecimal()
+
+    def with_msa(self, msa: int) -> Address:
+        return dataclasses.replace(self, msa=msa)
+
+
+@dataclass(frozen=True, slots=True)
+class Seq:
+    """帧序列域 SEQ (§4.3.4.5): TpV D7, FIR D6, FIN D5, CON D4 (请求确认标志位), PSEQ/RSEQ D3..D0."""
+
+    tpv: bool
+    fir: bool
+    fin: bool
+    con: bool
+    seq: int
+
+    def __post_init__(self) -> None:
+        _check_range("PSEQ/RSEQ", self.seq, 0, 15)
+
+    def to_byte(self) -> int:
+        return self.tpv << 7 | self.fir << 6 | self.fin << 5 | self.con << 4 | self.seq
+
+    @classmethod
+    def from_byte(cls, b: int) -> Seq:
+        return cls(bool(b & 0x80), bool(b & 0x40), bool(b & 0x20), bool(b & 0x10), b & 0x0F)
+
+
+@dataclass(frozen=True, slots=True)
+class TimeLabel:
+    """时间标签 Tp (§4.3.4.6.3): PFC 启动帧帧序号计数器 (BIN 1), 启动帧发送时标 ss mm hh DD (附录A.16, BCD 4),
+    允许发送传输延时时间 (BIN 1, minutes, 0 = do not check).
+
+    The four time fields are only required to be BCD (0..99) so that any label a device sends round-trips;
+    judging its age is the session's business.
+    """
+
+    pfc: int
+    second: int
+    minute: int
+    hour: int
+    day: int
+    delay_min: int
+
+    def __post_init__(self) -> None:
+        _check_range("PFC", self.pfc, 0, 255)
+        _check_range("delay", self.delay_min, 0, 255)
+        for name in ("second", "minute", "hour", "day"):
+            _check_range(name, getattr(self, name), 0, 99)
+
+    def to_bytes(self) -> bytes:
+        bcd = (to_bcd_byte(v) for v in (self.second, self.minute, self.hour, self.day))
+        return bytes((self.pfc, *bcd, self.delay_min))
+
+    @classmethod
+    def from_bytes(cls, raw: bytes | bytearray | memoryview) -> TimeLabel:
+        b = bytes(raw)
+        if len(b) != TP_LEN:
+            raise DecodeError(f"Tp needs {TP_LEN} bytes, got {len(b)}", raw=b, path="Tp")
+        try:
+            second, minute, hour, day = (bcd_byte(v) for v in b[1:5])
+        except DecodeError as exc:
+            raise DecodeError(str(exc), raw=b, path="Tp") from exc
+        return cls(b[0], second, minute, hour, day, b[5])
+
+
+@dataclass(frozen=True, slots=True)
+class Aux:
+    """附加信息域 AUX (§4.3.4.6): PW 消息认证码 (16, downlink), EC 事件计数器 (EC1 重要, EC2 一般; uplink
+    with ACD=1), Tp 时间标签 (6, when SEQ.TpV=1). Wire order: PW or EC, then Tp."""
+
+    pw: bytes | None = None
+    ec: tuple[int, int] | None = None
+    tp: TimeLabel | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LinkFrame:
+    """One verified Q/GDW 376.1 frame. ``data`` is the data-unit region (DA DT data…) with AUX stripped;
+    ``warnings`` lists the deviations a lenient parse accepted; ``raw`` is the whole frame as received."""
+
+    control: Control
+    address: Address
+    afn: int
+    seq: Seq
+    data: bytes
+    aux: Aux = Aux()
+    protocol_id: int = PID_376_1
+    warnings: tuple[str, ...] = ()
+    raw: bytes = b""
+
+    @property
+    def dir(self) -> Dir:
+        return self.control.dir
+
+    def to_bytes(self) -> bytes:
+        """Build this frame again (``raw`` and ``warnings`` are ignored; PID is always 2)."""
+        return build_frame(self.control, self.address, self.afn, self.seq, self.data, self.aux)
+
+
+def has_pw(dir: Dir, afn: int) -> bool:
+    """PW is present in downlink frames of AFN 01, 04, 05, 06, 0F, 10 (§4.3.4.6.1)."""
+    return dir is Dir.DOWN and afn in PW_AFNS
+
+
+def _aux_lengths(control: Control, afn: int, seq: Seq) -> tuple[int, int, int]:
+    """(PW, EC, Tp) lengths the standard prescribes for a frame with these fields."""
+    return (
+        PW_LEN if has_pw(control.dir, afn) else 0,
+        EC_LEN if control.acd else 0,
+        TP_LEN if seq.tpv else 0,
+    )
+
+
+def _fits(residual: int) -> bool:
+    """A data-unit region is empty or holds at least one DA DT identifier."""
+    return residual == 0 or residual >= UNIT_ID_LEN
+
+
+def _split_aux(body: bytes, control: Control, afn: int, seq: Seq, strict: bool) -> tuple[bytes, Aux, tuple[str, ...]]:
+    """Split the bytes after SEQ into (data units, AUX), falling back when a vendor omits EC or PW
+    (PROTOCOLS.md Part D.3: compute AUX from DIR/AFN/ACD/TpV first; retry without EC/PW if it does not fit)."""
+    pw_len, ec_len, tp_len = _aux_lengths(control, afn, seq)
+    warnings: tuple[str, ...] = ()
+    if not _fits(len(body) - pw_len - ec_len - tp_len):
+        if strict or not (pw_len or ec_len):
+            raise FrameError(
+                f"AUX (PW {pw_len}, EC {ec_len}, Tp {tp_len}) does not fit {len(body)} bytes after SEQ", raw=body
+            )
+        missing = "EC (ACD=1)" if ec_len else "PW"
+        pw_len = ec_len = 0
+        if not _fits(len(body) - tp_len):
+            raise FrameError(f"Tp ({tp_len}) does not fit {len(body)} bytes after SEQ", raw=body)
+        warnings = (f"{missing} expected but absent: user data length does not fit",)
+    end = len(body) - pw_len - ec_len - tp_len
+    pw = body[end : end + pw_len] if pw_len else None
+    ec = (body[end], body[end + 1]) if ec_len else None
+    tp = TimeLabel.from_bytes(body[len(body) - tp_len :]) if tp_len else None
+    return body[:end], Aux(pw, ec, tp), warnings
+
+
+def read_length(l_field: int, *, strict: bool = False) -> tuple[int, str | None]:
+    """Validate one L field (§4.3.3.2): returns (user-data length, warning or None).
+
+    Raises :class:`FrameError` for protocol ids 0 and 3, and for 1 (Q/GDW 130-2005) in strict mode.
+    """
+    pid = l_field & 0b11
+    if pid == PID_376_1:
+        return l_field >> 2, None
+    if pid == PID_130_2005 and not strict:
+        return l_field >> 2, "protocol id 1 (Q/GDW 130-2005) on a 376.1 frame"
+    raise FrameError(f"protocol id {pid} in L field {l_field:04X}H")
+
+
+def parse_frame(raw: bytes | bytearray | memoryview, *, strict: bool = False) -> LinkFrame:
+    """Decode one whole frame ``68 L L 68 … CS 16`` and validate every link field.
+
+    Raises :class:`FrameError` (start/end bytes, L1 != L2, protocol id, length, AUX that cannot fit),
+    :class:`ChecksumError`, or :class:`DecodeError` (link fields: non-BCD A1 or Tp in strict mode / Tp).
+    Lenient mode (default) accepts protocol id 1, a non-BCD A1 and a missing EC/PW, and says so in
+    ``warnings``.
+    """
+    frame = bytes(raw)
+    if len(frame) < OVERHEAD + FIXED_USER_LEN:
+        raise FrameError(f"frame of {len(frame)} bytes is shorter than the minimum", raw=frame)
+    if frame[0] != START or frame[5] != START:
+        raise FrameError("start bytes are not 68H … 68H", raw=frame, offset=0)
+    l1 = frame[1] | frame[2] << 8
+    l2 = frame[3] | frame[4] << 8
+    if l1 != l2:
+        raise FrameError(f"L fields differ: {l1:04X}H / {l2:04X}H", raw=frame, offset=1)
+    user_len, pid_warning = read_length(l1, strict=strict)
+    if user_len + OVERHEAD != len(frame):
+        raise FrameError(f"L says {user_len} user bytes, frame holds {len(frame) - OVERHEAD}", raw=frame)
+    end = HEADER_LEN + user_len
+    expected = sum8(memoryview(frame)[HEADER_LEN:end])
+    if expected != frame[end]:
+        raise ChecksumError(expected, frame[end], raw=frame, offset=end)
+    if frame[end + 1] != END:
+        raise FrameError(f"end byte {frame[end + 1]:02X}H is not 16H", raw=frame, offset=end + 1)
+    warnings: list[str] = [pid_warning] if pid_warning else []
+    control = Control.from_byte(frame[6])
+    address = Address.from_bytes(frame[7:12])
+    if not address.is_bcd:
+        if strict:
+            raise DecodeError(f"A1 {address.a1} is not BCD", raw=frame, offset=7, path="A1")
+        warnings.append(f"A1 {address.a1} is not BCD")
+    afn = frame[12]
+    seq = Seq.from_byte(frame[13])
+    try:
+        data, aux, aux_warnings = _split_aux(frame[14:end], control, afn, seq, strict)
+    except FrameError as exc:
+        raise FrameError(str(exc), raw=frame) from exc
+    return LinkFrame(
+        control,
+        address,
+        afn,
+        seq,
+        data,
+        aux,
+        protocol_id=l1 & 0b11,
+        warnings=(*warnings, *aux_warnings),
+        raw=frame,
+    )
+
+
+def build_frame(control: Control, address: Address, afn: int, seq: Seq, data: bytes = b"", aux: Aux = Aux()) -> bytes:
+    """Build one frame. AUX must agree with the header: PW (16 bytes) iff :func:`has_pw` — ``aux.pw=None``
+    then means 16 zero bytes (security off); EC iff uplink with ACD=1; Tp iff SEQ.TpV.
+    Raises :class:`LocalProtocolError` for anything the standard does not allow."""
+    _check_range("AFN", afn, 0, 255)
+    pw_len, ec_len, tp_len = _aux_lengths(control, afn, seq)
+    if pw_len:
+        pw = bytes(PW_LEN) if aux.pw is None else aux.pw
+        if len(pw) != PW_LEN:
+            raise LocalProtocolError(f"PW must be {PW_LEN} bytes, got {len(pw)}")
+    elif aux.pw is not None:
+        raise LocalProtocolError(f"PW given for AFN{afn:02X} DIR={control.dir}, which carries none")
+    else:
+        pw = b""
+    if (aux.ec is not None) != bool(ec_len):
+        raise LocalProtocolError("EC is required exactly when an uplink frame has ACD=1")
+    ec = b""
+    if aux.ec is not None:
+        _check_range("EC1", aux.ec[0], 0, 255)
+        _check_range("EC2", aux.ec[1], 0, 255)
+        ec = bytes(aux.ec)
+    if (aux.tp is not None) != bool(tp_len):
+        raise LocalProtocolError("Tp is required exactly when SEQ.TpV=1")
+    tp = aux.tp.to_bytes() if aux.tp is not None else b""
+    user = b"".join((bytes((control.to_byte(),)), address.to_bytes(), bytes((afn, seq.to_byte())), data, pw, ec, tp))
+    if len(user) > MAX_USER_LEN:
+        raise LocalProtocolError(f"user data of {len(user)} bytes exceeds {MAX_USER_LEN}")
+    length = (len(user) << 2 | PID_376_1).to_bytes(2, "little")
+    return b"".join((bytes((START,)), length, length, bytes((START,)), user, bytes((sum8(user), END))))

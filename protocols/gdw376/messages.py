@@ -1,0 +1,135 @@
+"""Frame builders the head-end (主站) and the simulated terminal (终端) both use (Q/GDW 376.1 §4.3, §5.1;
+PROTOCOLS.md A.3, A.5, A.11).
+
+Control bytes produced:
+
+==========================  =====  =====================================================================
+frame                       C      fields
+==========================  =====  =====================================================================
+login/logout/heartbeat      C9     DIR=1 PRM=1 FC=9 链路测试
+master confirm/deny link    0B     DIR=0 PRM=0 FC=11 链路状态
+read request                4B     DIR=0 PRM=1 FC=11 请求2级数据 (masters use 4A/4B interchangeably)
+response with data          88/A8  DIR=1 PRM=0 FC=8 用户数据 (A8: ACD=1, EC follows)
+confirm/deny otherwise      80/00  PRM=0 FC=0 认可 (a deny of a read request: FC=9 否认：无所召唤的数据, 89)
+==========================  =====  =====================================================================
+
+The function code of an AFN00 confirmation that does not answer a link check follows the PRM=0 table (0 认可);
+a public master test fixture (``taskService.insertRecvMsg(… "68 32 00 32 00 68 80 …")``, a terminal's AFN00 F1
+answer to an AFN04 set) shows C=80 too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from protocols.errors import LocalProtocolError
+from protocols.gdw376.link import Address, Afn, Aux, Control, Dir, LinkFrame, Seq, TimeLabel, build_frame
+from protocols.gdw376.units import DataUnit, Heartbeat, encode_units
+from protocols.gdw376.units.afn00 import F1_ALL_CONFIRMED, F2_ALL_DENIED
+from protocols.gdw376.units.afn02 import F3_HEARTBEAT
+from protocols.gdw376.units.registry import encode_identifiers
+
+FC_CONFIRM = 0  # PRM=0: 认可
+FC_RESPONSE = 8  # PRM=0: 用户数据
+FC_NO_DATA = 9  # PRM=0: 否认：无所召唤的数据
+FC_LINK_STATUS = 11  # PRM=0: 链路状态
+FC_LINK_TEST = 9  # PRM=1: 链路测试
+FC_REQUEST_CLASS2 = 11  # PRM=1: 请求2级数据 (used by masters for every read)
+#: AFNs whose requests ask for data; a deny of them is "no requested data" (FC=9).
+_READ_AFNS = frozenset({0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x0E})
+
+
+def _pseq(pseq: int) -> int:
+    """Accept a PFC (0..255) or a PSEQ (0..15); the SEQ field carries its low 4 bits (§4.3.4.5)."""
+    if not 0 <= pseq <= 0xFF:
+        raise LocalProtocolError(f"PSEQ/PFC {pseq} outside 0..255")
+    return pseq & 0x0F
+
+
+def link_check(address: Address, fn: int, pseq: int, *, clock: datetime | None = None) -> bytes:
+    """Terminal → master AFN02 F1 登录 / F2 退出登录 / F3 心跳: C=C9, SEQ FIR=FIN=CON=1, MSA 0.
+    ``clock`` (2013-era heartbeat, A.1) only with F3."""
+    if fn != F3_HEARTBEAT and clock is not None:
+        raise LocalProtocolError(f"AFN02 F{fn} carries no clock")
+    value = Heartbeat(clock) if fn == F3_HEARTBEAT else None
+    data = encode_units(Afn.LINK_CHECK, [DataUnit(0, fn, value)], Dir.UP)
+    return build_frame(
+        Control(Dir.UP, True, False, False, FC_LINK_TEST),
+        address.with_msa(0),
+        Afn.LINK_CHECK,
+        Seq(False, True, True, True, _pseq(pseq)),
+        data,
+    )
+
+
+def _answer(request: LinkFrame, fn: int, code: int) -> bytes:
+    """AFN00 ``fn`` (p0) answering ``request``: opposite DIR, PRM=0, address (incl. MSA) echoed,
+    SEQ FIR=FIN=1 CON=0 with RSEQ = the request's PSEQ."""
+    direction = Dir.DOWN if request.dir is Dir.UP else Dir.UP
+    return build_frame(
+        Control(direction, False, False, False, code),
+        request.address,
+        Afn.CONFIRM_DENY,
+        Seq(False, True, True, False, request.seq.seq),
+        encode_units(Afn.CONFIRM_DENY, [DataUnit(0, fn)], direction),
+    )
+
+
+def confirm(request: LinkFrame) -> bytes:
+    """AFN00 F1 全部确认 answering ``request``: C=0B for link checks (AFN02), else FC=0 认可 (C=80/00)."""
+    code = FC_LINK_STATUS if request.afn == Afn.LINK_CHECK else FC_CONFIRM
+    return _answer(request, F1_ALL_CONFIRMED, code)
+
+
+def deny(request: LinkFrame) -> bytes:
+    """AFN00 F2 全部否认 answering ``request``: C=0B for link checks, FC=9 (否认：无所召唤的数据, C=89) for
+    read-type requests (AFN09/0A/0B/0C/0D/0E), else FC=0."""
+    if request.afn == Afn.LINK_CHECK:
+        code = FC_LINK_STATUS
+    elif request.afn in _READ_AFNS:
+        code = FC_NO_DATA
+    else:
+        code = FC_CONFIRM
+    return _answer(request, F2_ALL_DENIED, code)
+
+
+def read_request(
+    address: Address, afn: int, items: Sequence[tuple[int, int]], pseq: int, *, tp: TimeLabel | None = None
+) -> bytes:
+    """Master → terminal request of ``items`` (pn, Fn): C=4B, SEQ FIR=FIN=1 CON=0, TpV iff ``tp``.
+
+    For requests that are identifiers only (AFN09, AFN0C, AFN0A without a body), so any Fn can be asked for,
+    registered or not; the identifiers are merged (:func:`~protocols.gdw376.da_dt.merge_identifiers`).
+    """
+    return build_frame(
+        Control(Dir.DOWN, True, False, False, FC_REQUEST_CLASS2),
+        address,
+        afn,
+        Seq(tp is not None, True, True, False, _pseq(pseq)),
+        encode_identifiers(items),
+        Aux(tp=tp),
+    )
+
+
+def response(
+    request: LinkFrame,
+    units: Sequence[DataUnit],
+    *,
+    acd_ec: tuple[int, int] | None = None,
+    fir: bool = True,
+    fin: bool = True,
+    seq: int | None = None,
+) -> bytes:
+    """Terminal → master response: C=88 (A8 with EC when ``acd_ec``), address echoed incl. MSA,
+    RSEQ = the request's PSEQ unless ``seq`` is given (later frames of a multi-frame answer), CON=0,
+    Tp copied from the request when it has one (sans-IO: the send time is the request's)."""
+    tp = request.aux.tp
+    return build_frame(
+        Control(Dir.UP, False, acd_ec is not None, False, FC_RESPONSE),
+        request.address,
+        request.afn,
+        Seq(tp is not None, fir, fin, False, request.seq.seq if seq is None else _pseq(seq)),
+        encode_units(request.afn, units, Dir.UP),
+        Aux(ec=acd_ec, tp=tp),
+    )
