@@ -100,9 +100,9 @@ def merge_identifiers(items: Iterable[tuple[int, int]]) -> list[Identifier]:
     """Pack (pn, fn) pairs into few DA DT identifiers, in the standard's order (points outer, Fn inner).
 
     Pairs are grouped by (pn group, Fn group). Inside a group, points asking for the same Fn set share one
-    identifier, or Fn wanted by the same point set do — whichever gives fewer identifiers. That is the minimum
-    whenever each group's pairs form a rectangle (the usual "these Fn for these points" request). Duplicate
-    pairs are merged.
+    identifier, or Fn wanted by the same point set do — whichever gives fewer identifiers (points on a tie).
+    That is the minimum whenever each group's pairs form a rectangle (the usual "these Fn for these points"
+    request). Duplicate pairs are merged.
     """
     blocks: dict[tuple[int, int], set[tuple[int, int]]] = {}
     for pn, fn in items:
