@@ -11,6 +11,13 @@ def frame(text: str) -> bytes:
     return bytes.fromhex(text)
 
 
+def framed(user: str) -> bytes:
+    """A frame around a user-data area, with L and CS worked out here (test arithmetic, not the code under test)."""
+    body = bytes.fromhex(user)
+    length = (len(body) << 2 | 2).to_bytes(2, "little")
+    return b"\x68" + length + length + b"\x68" + body + bytes((sum(body) & 0xFF, 0x16))
+
+
 # AFN02 F1 login, C=C9, SEQ 75 (FIR FIN CON, PSEQ 5), MSA 0.
 LOGIN = frame("68 3200 3200 68 C9 0344 0C00 00 02 75 0000 0100 94 16")
 # AFN00 F1 from the master: C=0B, SEQ 65 (RSEQ 5).

@@ -23,7 +23,7 @@ from protocols.gdw376.link import (
     parse_frame,
 )
 
-from .samples import CLOCK_RESPONSE_ACD, F129_REQUEST, LOGIN, frame
+from .samples import CLOCK_RESPONSE_ACD, F129_REQUEST, LOGIN, frame, framed
 from .strategies import link_fields
 
 D, U = Dir.DOWN, Dir.UP
@@ -192,16 +192,9 @@ def test_parse_pw_and_tp() -> None:
     assert parsed.to_bytes() == SET_WITH_PW_TP
 
 
-def _with_cs(user: str) -> bytes:
-    """Frame around a user-data area; the CS here is the test's own sum, not the code under test's."""
-    body = bytes.fromhex(user)
-    length = (len(body) << 2 | 2).to_bytes(2, "little")
-    return b"\x68" + length + length + b"\x68" + body + bytes((sum(body) & 0xFF, 0x16))
-
-
 def test_acd_without_ec_falls_back_when_length_does_not_fit() -> None:
     # A8 but no EC: a bare AFN0C F2 identifier (4 bytes) cannot also hold 2 bytes of EC.
-    raw = _with_cs("A8 0344 0C00 04 0C 61 0000 0200")
+    raw = framed("A8 0344 0C00 04 0C 61 0000 0200")
     parsed = parse_frame(raw)
     assert parsed.aux == Aux()
     assert parsed.data == bytes.fromhex("0000 0200")
@@ -211,16 +204,16 @@ def test_acd_without_ec_falls_back_when_length_does_not_fit() -> None:
 
 
 def test_missing_pw_falls_back() -> None:
-    raw = _with_cs("4A 0344 0C00 04 04 61 0000 0100 00")  # AFN04 downlink, 5 bytes where 20 are needed
+    raw = framed("4A 0344 0C00 04 04 61 0000 0100 00")  # AFN04 downlink, 5 bytes where 20 are needed
     assert parse_frame(raw).data == bytes.fromhex("0000 0100 00")
     assert "PW" in parse_frame(raw).warnings[0]
 
 
 def test_missing_tp_is_an_error() -> None:
     with pytest.raises(FrameError, match="Tp"):
-        parse_frame(_with_cs("4B 0344 0C00 04 0C E1 0000 0200"))  # TpV=1, no room for Tp
+        parse_frame(framed("4B 0344 0C00 04 0C E1 0000 0200"))  # TpV=1, no room for Tp
     with pytest.raises(FrameError, match="Tp"):
-        parse_frame(_with_cs("A8 0344 0C00 04 0C E1 0000 0200 01"))  # ACD and TpV, 5 bytes left
+        parse_frame(framed("A8 0344 0C00 04 0C E1 0000 0200 01"))  # ACD and TpV, 5 bytes left
 
 
 def test_pid_1_is_a_warning_unless_strict() -> None:
@@ -234,7 +227,7 @@ def test_pid_1_is_a_warning_unless_strict() -> None:
 
 
 def test_non_bcd_a1_is_a_warning_unless_strict() -> None:
-    raw = _with_cs("C9 A344 0C00 00 02 75 0000 0100")
+    raw = framed("C9 A344 0C00 00 02 75 0000 0100")
     assert parse_frame(raw).address.a1 == "44A3"
     assert parse_frame(raw).warnings == ("A1 44A3 is not BCD",)
     with pytest.raises(DecodeError, match="A1"):
