@@ -1,0 +1,228 @@
+"""A fleet of simulated concentrators: N :class:`~concentrator_sim.terminal.SimTerminal` on one event loop.
+
+Address plan: A1 = ``a1`` (行政区划码, e.g. "4403"), A2 = ``a2_start`` … ``a2_start + concentrators - 1``; every
+terminal has measurement points p1 … p``meters_per_concentrator``. A ``fail_fraction`` of all meters (chosen
+from the seed, exactly ``round(fraction × meters)`` of them) fails: half answer F129 with EE fillers (no value),
+half are denied. Terminals start at ``connect_rate`` per second (a connect ramp), never all in one millisecond.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import random
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from concentrator_sim.model import Failure, TerminalModel
+from concentrator_sim.terminal import LinkCounters, LinkTiming, SimTerminal, utc_now
+from protocols.gdw376.da_dt import MAX_PN
+from protocols.gdw376.link import Address
+
+logger = logging.getLogger(__name__)
+
+
+class FleetConfigError(ValueError):
+    """A fleet setting is invalid; the message names the key (and the file, when there is one)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FleetConfig:
+    """Everything that describes a simulated fleet. Keys are the same in ``config/sim.example.toml``."""
+
+    host: str = "127.0.0.1"  #: head-end address the terminals connect to
+    port: int = 9001  #: head-end terminal port (headend's server.port default)
+    concentrators: int = 10  #: number of terminals (集中器)
+    meters_per_concentrator: int = 8  #: measurement points p1..pN per terminal
+    a1: str = "4403"  #: A1 行政区划码, 4 digits as printed
+    a2_start: int = 1  #: A2 of the first terminal; the others follow
+    heartbeat_s: float = 60.0  #: AFN02 F3 heartbeat period (心跳周期)
+    seed: int = 0  #: makes meters, failures and jitter reproducible
+    version: Literal["2013", "2009"] = "2013"  #: 2013: heartbeat carries the A.1 clock; 2009: empty
+    tz: str = "Asia/Shanghai"  #: terminal local time zone (clock, read times, load shapes)
+    fail_fraction: float = 0.0  #: share of meters that answer "no value" (EE) or are denied
+    clock_drift_s: float = 0.0  #: terminal clocks run this many seconds ahead (negative: behind)
+    deny_with: Literal["f2", "f3"] = "f2"  #: deny unanswerable reads with AFN00 F2, or F3 per item
+    connect_rate: float = 200.0  #: terminals started per second (connect ramp)
+    response_timeout_s: float = 10.0  #: wait for the master's confirm before retransmitting
+    retries: int = 3  #: retransmissions of an unconfirmed login/heartbeat (≤ 3 in AFN04 F1)
+    idle_s: float = 2.0  #: silence after which the framer gives up a partial frame
+    connect_timeout_s: float = 10.0  #: TCP connect timeout
+    backoff_base_s: float = 1.0  #: first reconnect delay
+    backoff_cap_s: float = 60.0  #: longest reconnect delay
+    logout_timeout_s: float = 2.0  #: wait for the logout confirm on a clean stop
+
+    def __post_init__(self) -> None:
+        def need(ok: bool, key: str, problem: str) -> None:
+            if not ok:
+                raise FleetConfigError(f"{key}: {problem} (got {getattr(self, key)!r})")
+
+        need(0 <= self.port <= 65535, "port", "must be 0..65535")
+        need(self.concentrators >= 1, "concentrators", "must be at least 1")
+        need(1 <= self.meters_per_concentrator <= MAX_PN, "meters_per_concentrator", f"must be 1..{MAX_PN}")
+        need(len(self.a1) == 4 and self.a1.isdecimal(), "a1", "must be 4 decimal digits")
+        need(
+            self.a2_start >= 1 and self.a2_start + self.concentrators - 1 <= 0xFFFE,
+            "a2_start",
+            "terminal addresses a2_start … a2_start + concentrators - 1 must lie in 1..65534",
+        )
+        need(self.version in ("2013", "2009"), "version", 'must be "2013" or "2009"')
+        need(self.deny_with in ("f2", "f3"), "deny_with", 'must be "f2" or "f3"')
+        need(0.0 <= self.fail_fraction <= 1.0, "fail_fraction", "must be between 0 and 1")
+        need(0 <= self.retries <= 3, "retries", "must be 0..3 (AFN04 F1 重发次数)")
+        for key in ("heartbeat_s", "connect_rate", "response_timeout_s", "idle_s", "connect_timeout_s"):
+            need(getattr(self, key) > 0, key, "must be positive")
+        for key in ("backoff_base_s", "backoff_cap_s", "logout_timeout_s"):
+            need(getattr(self, key) >= 0, key, "must not be negative")
+        try:
+            ZoneInfo(self.tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            need(False, "tz", "is not a known time zone")
+
+    @property
+    def timing(self) -> LinkTiming:
+        return LinkTiming(
+            heartbeat_s=self.heartbeat_s,
+            response_timeout_s=self.response_timeout_s,
+            retries=self.retries,
+            idle_s=self.idle_s,
+            connect_timeout_s=self.connect_timeout_s,
+            backoff_base_s=self.backoff_base_s,
+            backoff_cap_s=self.backoff_cap_s,
+            logout_timeout_s=self.logout_timeout_s,
+        )
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], *, source: str = "config") -> FleetConfig:
+        """Build from a TOML table (or flags): unknown keys and wrong types are errors naming ``source``."""
+        hints = typing.get_type_hints(cls)
+        kwargs: dict[str, Any] = {}
+        for key, value in values.items():
+            if key not in hints:
+                raise FleetConfigError(f"{source}: {key}: unknown key")
+            kwargs[key] = _coerce(f"{source}: {key}", hints[key], value)
+        try:
+            return cls(**kwargs)
+        except FleetConfigError as exc:
+            raise FleetConfigError(f"{source}: {exc}") from None
+
+
+def _coerce(where: str, hint: Any, value: Any) -> Any:
+    """Check one value against its field type (TOML gives int/float/str; bool is not an int here)."""
+    if typing.get_origin(hint) is Literal:
+        if value not in typing.get_args(hint):
+            choices = ", ".join(repr(c) for c in typing.get_args(hint))
+            raise FleetConfigError(f"{where}: must be one of {choices}, got {value!r}")
+        return value
+    if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, hint) and not isinstance(value, bool):
+        return value
+    raise FleetConfigError(f"{where}: must be {hint.__name__}, got {value!r}")
+
+
+def choose_failures(config: FleetConfig) -> dict[tuple[int, int], Failure]:
+    """(a2, pn) → how that meter fails: ``round(fail_fraction × all meters)`` meters picked from the seed,
+    alternately :attr:`Failure.NO_VALUE` and :attr:`Failure.DENY`."""
+    per = config.meters_per_concentrator
+    total = config.concentrators * per
+    picked = random.Random(f"failures/{config.seed}").sample(range(total), round(config.fail_fraction * total))
+    return {
+        (config.a2_start + i // per, i % per + 1): Failure.NO_VALUE if n % 2 == 0 else Failure.DENY
+        for n, i in enumerate(picked)
+    }
+
+
+class Fleet:
+    """A fleet of simulated concentrators built from a :class:`FleetConfig`."""
+
+    def __init__(self, config: FleetConfig, *, clock: Callable[[], datetime] = utc_now) -> None:
+        self.config = config
+        self.failing = choose_failures(config)
+        tz = ZoneInfo(config.tz)
+        timing = config.timing
+        pns = range(1, config.meters_per_concentrator + 1)
+        self.terminals: list[SimTerminal] = []
+        for a2 in range(config.a2_start, config.a2_start + config.concentrators):
+            model = TerminalModel(
+                Address(config.a1, a2),
+                pns,
+                version=config.version,
+                tz=tz,
+                seed=config.seed,
+                failing_pns={pn: f for (t, pn), f in self.failing.items() if t == a2},
+                clock_drift=timedelta(seconds=config.clock_drift_s),
+                deny_with=config.deny_with,
+            )
+            rng = random.Random(f"jitter/{config.seed}/{config.a1}/{a2}")
+            self.terminals.append(SimTerminal(model, config.host, config.port, timing=timing, rng=rng, clock=clock))
+        self._stop_requested = asyncio.Event()
+
+    async def start(self) -> None:
+        """Start every terminal, ``connect_rate`` per second; returns once all are started (not connected)."""
+        interval = 1.0 / self.config.connect_rate
+        logger.info(
+            "starting %d concentrators × %d meters against %s:%d",
+            len(self.terminals),
+            self.config.meters_per_concentrator,
+            self.config.host,
+            self.config.port,
+        )
+        for n, terminal in enumerate(self.terminals):
+            if self._stop_requested.is_set():
+                break
+            if n:
+                await asyncio.sleep(interval)
+            terminal.start()
+
+    def request_stop(self) -> None:
+        """Ask :meth:`run_forever` to stop (safe from a signal handler)."""
+        self._stop_requested.set()
+
+    async def stop(self) -> None:
+        """Log every terminal out and close it (concurrently)."""
+        self._stop_requested.set()
+        await asyncio.gather(*(terminal.stop() for terminal in self.terminals))
+        logger.info("fleet stopped: %s", self.stats())
+
+    async def run_forever(self) -> None:
+        """Start, run until :meth:`request_stop` (or cancellation), then stop cleanly."""
+        try:
+            await self.start()
+            await self._stop_requested.wait()
+        finally:
+            await asyncio.shield(self.stop())
+
+    async def wait_logged_in(self) -> None:
+        """Wait until every terminal is logged in (wrap in ``asyncio.timeout``)."""
+        await asyncio.gather(*(terminal.logged_in.wait() for terminal in self.terminals))
+
+    def stats(self) -> dict[str, int]:
+        """Fleet totals: terminals connected / logged in now, link counters and what was served."""
+        totals: dict[str, int] = {
+            "terminals": len(self.terminals),
+            "connected": sum(t.connected.is_set() for t in self.terminals),
+            "logged_in": sum(t.logged_in.is_set() for t in self.terminals),
+            "meters": len(self.terminals) * self.config.meters_per_concentrator,
+            "failing_meters": len(self.failing),
+        }
+        for field in dataclasses.fields(LinkCounters):
+            totals[field.name] = sum(getattr(t.counters, field.name) for t in self.terminals)
+        served = {
+            "requests": "requests",
+            "requests_duplicate": "duplicates",
+            "responses": "responses",
+            "denied": "denied",
+            "readings_served": "readings",
+            "no_value_served": "no_value",
+            "clock_reads": "clock_reads",
+        }
+        for key, name in served.items():
+            totals[key] = sum(getattr(t.model.counters, name) for t in self.terminals)
+        totals["requests_answered"] = totals["requests"] + totals["requests_duplicate"]
+        return totals

@@ -1,0 +1,535 @@
+"""The simulated physics: what each meter has measured at any instant (sans-IO, deterministic, O(1)).
+
+A meter draws a power ``p(t)`` that follows a believable daily load shape, and its registers hold the exact
+integral of that power. Everything a meter reports is a pure function of ``(seed, a1, a2, pn, t)``, so a test,
+the demo or a storage check can recompute what a simulated terminal *must* have reported
+(:func:`expected_indication`) without talking to it.
+
+Load shape
+    The power of one meter is a weighted sum of three weekly shapes — residential (night base, morning peak
+    around 07:15, small midday bump, strong evening peak around 19:45; a later and flatter morning at the
+    weekend), commercial (a 08:30–18:30 working-day plateau, much lower at weekends) and a flat base load
+    (fridge, standby) — each sampled at 15-minute knots and linearly interpolated between them. The seed picks
+    per meter: residential (80 %) or small commercial, the mean power (log-uniform, 80–600 W residential,
+    300–1200 W commercial), the mix of the shapes, a phase shift of up to ±1 h (households do not all rise at
+    once), the installation instant (2015–2023) and the register values at installation.
+
+Closed-form integral
+    Knot values and weights are integers (shape units, watts), so the energy over a 15-minute slot is an exact
+    integer (a trapezoid), prefix sums over one week are precomputed once per shape and phase, and the energy
+    at any second is ``weeks × week_total + prefix[slot] + partial-slot trapezoid`` — exact integer arithmetic,
+    O(1) for any ``t``, no floats after the knots are built. Registers are floored to the A.14 resolution
+    (0.0001 kWh), so they never decrease.
+
+Tariffs (费率)
+    Four tariffs, numbered as in DL/T 645-2007 and Q/GDW 376.1 AFN0C F129 (M = 4): 1 尖 (sharp), 2 峰 (peak),
+    3 平 (flat), 4 谷 (valley), by the time-of-day bands in :data:`TARIFF_BANDS` (an illustrative provincial
+    table; bands on 15-minute boundaries, the same every day). Each tariff register is the integral of the power
+    over its own bands, floored on its own; the total register is the sum of the four tariff registers exactly,
+    as meters keep it.
+
+Time
+    The shapes and bands are laid on the terminal zone's *standard* local time (Asia/Shanghai by default, which
+    has no DST), so energy is a function of the instant and cannot step back at a DST change. Registers are
+    defined from 2000-01-01 to 2099-12-31 (the years A.15 can carry); before installation they hold their
+    installation values, after 2099 they stop. The largest meter (1.2 kW mean from 2015) stays below the A.14
+    maximum 999999.9999 kWh over that range.
+
+References checked: Q/GDW 376.1-2009 附录A.14 (XXXXXX.XXXX kWh, 5 bytes BCD) and A.15 (mm hh DD MM YY), AFN0C
+F129 "当前正向有功电能示值（总、费率1～M）" layout A.15 + M + A.14 × (M+1) as summarised in PROTOCOLS.md A.9/A.10.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import math
+import random
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from decimal import Decimal
+from functools import cache, lru_cache
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from protocols.errors import DecodeError
+from protocols.gdw376 import messages
+from protocols.gdw376.da_dt import ALL_POINTS, MAX_PN, decode_da, decode_dt, expand_identifier
+from protocols.gdw376.link import Address, Afn, Control, Dir, LinkFrame, Seq, build_frame
+from protocols.gdw376.units import ConfirmItem, ConfirmList, DataUnit, EnergyIndication, TerminalClock, encode_units
+from protocols.gdw376.units.afn0c import F2_TERMINAL_CLOCK, F129_FORWARD_ACTIVE
+from protocols.gdw376.units.afn00 import F3_PER_UNIT
+from protocols.gdw376.units.afn02 import F3_HEARTBEAT
+
+#: The terminal's zone unless configured otherwise (China Standard Time, no DST).
+DEFAULT_TZ: tzinfo = ZoneInfo("Asia/Shanghai")
+
+#: Number of tariffs M reported in AFN0C F129 (尖峰平谷).
+TARIFF_COUNT = 4
+
+#: Time-of-use bands (start hour, end hour, tariff 1..4) on local standard time; must tile 0..24 h on
+#: 15-minute boundaries. Tariff 1 尖 sharp, 2 峰 peak, 3 平 flat, 4 谷 valley.
+TARIFF_BANDS: tuple[tuple[float, float, int], ...] = (
+    (0, 7, 4),
+    (7, 8, 3),
+    (8, 10, 2),
+    (10, 11, 1),
+    (11, 12, 2),
+    (12, 17, 3),
+    (17, 19, 2),
+    (19, 21, 1),
+    (21, 22, 2),
+    (22, 23, 3),
+    (23, 24, 4),
+)
+
+SLOT_S = 15 * 60  #: spacing of the load-shape knots, seconds
+DAY_S = 24 * 3600
+WEEK_S = 7 * DAY_S
+SLOTS_PER_DAY = DAY_S // SLOT_S
+SLOTS_PER_WEEK = WEEK_S // SLOT_S
+SHAPE_MEAN = 1000  #: knots are scaled so that a shape's weekly mean is 1000 shape units (= 1.0)
+
+#: One A.14 step, 0.0001 kWh = 0.1 Wh = 360 W·s, in the unit the integrals are kept in: weight (W) × shape
+#: unit (1/1000) × s × 2·SLOT_S (the trapezoid's denominator) → mW·s × 2·SLOT_S.
+_TICK_SCALED = 360 * 1000 * 2 * SLOT_S
+_TICKS_PER_KWH = 10_000
+
+_EPOCH = date(2000, 1, 1)  #: A.15's earliest year; local standard seconds count from here
+_EPOCH_UTC = datetime(2000, 1, 1, tzinfo=UTC)
+_END_S = (date(2100, 1, 1) - _EPOCH).days * DAY_S  #: registers stop here (A.15 YY ends at 2099)
+_WEEK_ORIGIN_S = 5 * DAY_S  #: 2000-01-01 was a Saturday: weeks start on the Monday five days earlier
+_INSTALL_FROM = (date(2015, 1, 1) - _EPOCH).days
+_INSTALL_TO = (date(2024, 1, 1) - _EPOCH).days
+
+
+def _band_tariffs() -> tuple[int, ...]:
+    """Tariff index 0..3 of every 15-minute slot of a day, from :data:`TARIFF_BANDS`."""
+    slots: list[int | None] = [None] * SLOTS_PER_DAY
+    for start, end, tariff in TARIFF_BANDS:
+        for slot in range(round(start * 4), round(end * 4)):
+            slots[slot] = tariff - 1
+    if any(t is None for t in slots):
+        raise ValueError("TARIFF_BANDS must cover the whole day")
+    return tuple(t for t in slots if t is not None)
+
+
+#: Tariff index (0 = tariff 1 尖 … 3 = tariff 4 谷) of each slot of a day.
+SLOT_TARIFF: tuple[int, ...] = _band_tariffs()
+
+
+# --- load shapes --------------------------------------------------------------------------------------------
+
+
+def _bump(hour: float, centre: float, width: float) -> float:
+    """A Gaussian bump on the 24-hour circle (so a late-evening bump wraps past midnight)."""
+    d = abs(hour - centre) % 24
+    d = min(d, 24 - d)
+    return math.exp(-0.5 * (d / width) ** 2)
+
+
+def _plateau(hour: float, start: float, end: float, ramp: float) -> float:
+    """1 between ``start`` and ``end`` with logistic ramps of about ``ramp`` hours."""
+    return 1 / (1 + math.exp(-(hour - start) / ramp)) / (1 + math.exp((hour - end) / ramp))
+
+
+def _residential(hour: float, weekend: bool) -> float:
+    if weekend:
+        return 0.35 + 0.45 * _bump(hour, 9.0, 1.3) + 0.40 * _bump(hour, 12.75, 1.6) + 1.05 * _bump(hour, 19.5, 1.8)
+    return 0.30 + 0.55 * _bump(hour, 7.25, 0.8) + 0.20 * _bump(hour, 12.5, 1.0) + 1.10 * _bump(hour, 19.75, 1.6)
+
+
+def _commercial(hour: float, weekend: bool) -> float:
+    if weekend:
+        return 0.12 + 0.30 * _plateau(hour, 10.0, 17.0, 0.5)
+    return 0.12 + 0.88 * _plateau(hour, 8.5, 18.5, 0.35) + 0.10 * _bump(hour, 13.0, 1.0)
+
+
+def _flat(hour: float, weekend: bool) -> float:
+    return 1.0
+
+
+_SHAPES: dict[str, Callable[[float, bool], float]] = {
+    "residential": _residential,
+    "commercial": _commercial,
+    "flat": _flat,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _ShapeTable:
+    """One weekly shape at one phase: integer knots and per-tariff prefix integrals over a week."""
+
+    knots: tuple[int, ...]  #: SLOTS_PER_WEEK + 1 values (the last repeats the first), shape units
+    prefix: tuple[tuple[int, ...], ...]  #: [tariff][slot]: scaled integral of the whole slots before `slot`
+
+    def integral(self, tariff: int, s: int) -> int:
+        """Scaled ∫ shape over [week origin, s) restricted to ``tariff``'s bands (s ≥ 0, seconds)."""
+        weeks, rest = divmod(s, WEEK_S)
+        slot, x = divmod(rest, SLOT_S)
+        prefix = self.prefix[tariff]
+        total = weeks * prefix[SLOTS_PER_WEEK] + prefix[slot]
+        if x and SLOT_TARIFF[slot % SLOTS_PER_DAY] == tariff:
+            p0, p1 = self.knots[slot], self.knots[slot + 1]
+            # ∫0..x of p0 + (p1-p0)·u/SLOT du, times 2·SLOT: exact in integers.
+            total += 2 * SLOT_S * p0 * x + (p1 - p0) * x * x
+        return total
+
+    def value(self, s: int) -> int:
+        """The shape at second ``s`` (≥ 0) in shape units × SLOT_S (linear between knots; exact)."""
+        slot, x = divmod(s % WEEK_S, SLOT_S)
+        p0, p1 = self.knots[slot], self.knots[slot + 1]
+        return p0 * SLOT_S + (p1 - p0) * x
+
+
+@cache
+def _shape_table(name: str, phase: int) -> _ShapeTable:
+    """Build (once) the table of shape ``name`` shifted ``phase`` slots later."""
+    shape = _SHAPES[name]
+    raw = [shape((j % SLOTS_PER_DAY) * SLOT_S / 3600, j // SLOTS_PER_DAY >= 5) for j in range(SLOTS_PER_WEEK)]
+    scale = SHAPE_MEAN * SLOTS_PER_WEEK / math.fsum(raw)
+    knots = [round(raw[(j - phase) % SLOTS_PER_WEEK] * scale) for j in range(SLOTS_PER_WEEK)]
+    knots.append(knots[0])
+    prefix: list[list[int]] = [[0] for _ in range(TARIFF_COUNT)]
+    for slot in range(SLOTS_PER_WEEK):
+        # Trapezoid of one whole slot, scaled by 2·SLOT_S like `integral`.
+        area = SLOT_S * SLOT_S * (knots[slot] + knots[slot + 1])
+        owner = SLOT_TARIFF[slot % SLOTS_PER_DAY]
+        for tariff in range(TARIFF_COUNT):
+            prefix[tariff].append(prefix[tariff][-1] + (area if tariff == owner else 0))
+    return _ShapeTable(tuple(knots), tuple(tuple(p) for p in prefix))
+
+
+# --- meters -------------------------------------------------------------------------------------------------
+
+
+def _meter_rng(seed: int, a1: str, a2: int, pn: int) -> random.Random:
+    """A generator private to one meter, stable across processes (no ``hash()``, which is salted)."""
+    digest = hashlib.blake2b(f"{seed}|{a1}|{a2}|{pn}".encode(), digest_size=16).digest()
+    return random.Random(int.from_bytes(digest, "big"))
+
+
+def _standard_offset(tz: tzinfo) -> timedelta:
+    """The zone's standard (non-DST) UTC offset, taken at the model epoch."""
+    local = _EPOCH_UTC.astimezone(tz)
+    offset = local.utcoffset() or timedelta(0)
+    return offset - (local.dst() or timedelta(0))
+
+
+def _ticks_to_kwh(ticks: int) -> Decimal:
+    return Decimal(ticks).scaleb(-4)
+
+
+class MeterModel:
+    """One simulated meter behind terminal ``a1``/``a2`` at measurement point (测量点) ``pn``.
+
+    Deterministic in ``(seed, a1, a2, pn)``; :meth:`energy_kwh` and :meth:`tariffs_kwh` are O(1) for any
+    instant. Naive datetimes are read as local time in ``tz``.
+    """
+
+    __slots__ = ("_base", "_install_s", "_offset", "_terms", "a1", "a2", "kind", "mean_w", "phase", "pn", "tz")
+
+    def __init__(self, seed: int, a1: str, a2: int, pn: int, *, tz: tzinfo = DEFAULT_TZ) -> None:
+        self.a1, self.a2, self.pn, self.tz = a1, a2, pn, tz
+        self._offset = _standard_offset(tz)
+        rng = _meter_rng(seed, a1, a2, pn)
+        commercial = rng.random() < 0.2
+        self.kind = "commercial" if commercial else "residential"
+        low, high = (300.0, 1200.0) if commercial else (80.0, 600.0)
+        self.mean_w = round(math.exp(rng.uniform(math.log(low), math.log(high))))  #: mean power, W
+        base_share = rng.uniform(0.15, 0.35)  # always-on load (fridge, standby, lighting of a shop)
+        mix = rng.uniform(0.7, 1.0) if commercial else rng.uniform(0.0, 0.1)  # commercial share of the rest
+        self.phase = rng.randint(-4, 4)  #: habits shifted by phase × 15 min
+        variable = self.mean_w * (1 - base_share)
+        #: (weight in W, shape table): power(t) = Σ weight × shape(t) / SHAPE_MEAN
+        self._terms = (
+            (round(variable * (1 - mix)), _shape_table("residential", self.phase)),
+            (round(variable * mix), _shape_table("commercial", self.phase)),
+            (round(self.mean_w * base_share), _shape_table("flat", 0)),
+        )
+        day = rng.randrange(_INSTALL_FROM, _INSTALL_TO)
+        self._install_s = day * DAY_S + rng.randrange(8 * 3600, 18 * 3600)  # installed in working hours
+        #: register values at installation, per tariff, in 0.0001 kWh (a new meter is rarely at zero)
+        self._base = tuple(rng.randrange(0, 30 * _TICKS_PER_KWH) for _ in range(TARIFF_COUNT))
+
+    def _seconds(self, t: datetime) -> int:
+        """Whole seconds of local standard time since 2000-01-01 00:00, clamped to the defined range."""
+        if t.tzinfo is None:
+            t = t.replace(tzinfo=self.tz)
+        delta = t - _EPOCH_UTC + self._offset
+        s = delta.days * DAY_S + delta.seconds
+        return min(max(s, self._install_s), _END_S)
+
+    def _scaled(self, tariff: int, s: int) -> int:
+        w = s + _WEEK_ORIGIN_S
+        return sum(weight * table.integral(tariff, w) for weight, table in self._terms)
+
+    def _tariff_ticks(self, t: datetime) -> tuple[int, ...]:
+        s = self._seconds(t)
+        return tuple(
+            self._base[k] + (self._scaled(k, s) - self._scaled(k, self._install_s)) // _TICK_SCALED
+            for k in range(TARIFF_COUNT)
+        )
+
+    def tariffs_kwh(self, t: datetime) -> tuple[Decimal, ...]:
+        """Tariff registers 1..M (尖峰平谷) at ``t``, kWh with the A.14 resolution."""
+        return tuple(_ticks_to_kwh(v) for v in self._tariff_ticks(t))
+
+    def energy_kwh(self, t: datetime) -> Decimal:
+        """Total forward active energy register (正向有功总电能) at ``t``: the sum of the tariff registers."""
+        return _ticks_to_kwh(sum(self._tariff_ticks(t)))
+
+    def power_kw(self, t: datetime) -> Decimal:
+        """Instantaneous active power at ``t`` (kW, exact; the derivative of :meth:`energy_kwh`)."""
+        s = self._seconds(t) + _WEEK_ORIGIN_S
+        milli_w_slots = sum(weight * table.value(s) for weight, table in self._terms)
+        return Decimal(milli_w_slots) / (SLOT_S * SHAPE_MEAN * 1000)
+
+    def local_minute(self, t: datetime) -> datetime:
+        """``t`` as the naive local wall-clock minute a terminal in ``tz`` would stamp (A.15 has no seconds)."""
+        if t.tzinfo is not None:
+            t = t.astimezone(self.tz).replace(tzinfo=None)
+        return t.replace(second=0, microsecond=0)
+
+    def indication(self, read_time: datetime) -> EnergyIndication:
+        """AFN0C F129 value for a read at ``read_time``, truncated to the minute (naive local, as A.15)."""
+        minute = self.local_minute(read_time)
+        ticks = self._tariff_ticks(minute)
+        return EnergyIndication(
+            read_time=minute,
+            total=_ticks_to_kwh(sum(ticks)),
+            tariffs=tuple(_ticks_to_kwh(v) for v in ticks),
+        )
+
+
+@lru_cache(maxsize=65536)
+def meter_model(seed: int, a1: str, a2: int, pn: int, tz: tzinfo = DEFAULT_TZ) -> MeterModel:
+    """The (cached) model of one meter."""
+    return MeterModel(seed, a1, a2, pn, tz=tz)
+
+
+def expected_indication(
+    seed: int, a1: str, a2: int, pn: int, read_time: datetime, *, tz: tzinfo = DEFAULT_TZ
+) -> EnergyIndication:
+    """What a simulated terminal ``a1``/``a2`` (fleet ``seed``) reports in AFN0C F129 for ``pn`` when it reads
+    at ``read_time`` (naive = local time in ``tz``; aware is converted). Same minute → same value."""
+    return meter_model(seed, a1, a2, pn, tz).indication(read_time)
+
+
+# --- terminals ----------------------------------------------------------------------------------------------
+
+#: Largest user-data area (用户数据区) the simulated terminal puts in one response frame before it splits the
+#: answer into several frames (FIR/FIN, RSEQ + 1 each; §4.3.4.5). Real GPRS concentrators cap frames at a
+#: few hundred bytes to 1–2 KiB; 1024 keeps 8 F129 points (≈ 280 B) in one frame and splits "all points".
+MAX_RESPONSE_USER_DATA = 1024
+
+#: Error code put in AFN00 F3 items for identifiers the terminal refuses (§5.1.3.3: 0 = 正确, ≠ 0 = 错误).
+DENY_ERR = 1
+
+#: How many recent F129 answers :attr:`TerminalModel.served` keeps for tests (a bounded log, not a store).
+SERVED_LOG = 10_000
+
+
+class Failure(enum.StrEnum):
+    """How a failing meter shows up behind its terminal."""
+
+    NO_VALUE = "no_value"  #: the terminal could not read the meter: F129 with EE fillers (附录A 无效数据)
+    DENY = "deny"  #: the terminal refuses the point: denied like an unknown pn
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    """One AFN0C F129 data unit a terminal sent (for tests and stats)."""
+
+    pn: int
+    read_time: datetime
+    value: EnergyIndication
+
+
+@dataclass(slots=True)
+class TerminalCounters:
+    """What a :class:`TerminalModel` has done since it was created."""
+
+    requests: int = 0  #: requests executed (duplicates not counted)
+    duplicates: int = 0  #: requests with the previous PSEQ, answered by resending (§4.3.4.5)
+    responses: int = 0  #: requests answered with data (AFN0C responses)
+    denied: int = 0  #: requests answered with AFN00 F2 / F3
+    readings: int = 0  #: F129 data units sent with values
+    no_value: int = 0  #: F129 data units sent with EE fillers
+    clock_reads: int = 0  #: F2 data units sent
+    ignored: int = 0  #: frames that were not a request to this terminal
+
+
+class TerminalModel:
+    """The application side of one simulated concentrator (集中器): sans-IO, ``frame in → frames out``.
+
+    Answers Q/GDW 376.1 AFN0C (请求1类数据) F2 (终端日历时钟, A.1) for p0 and F129 (当前正向有功电能示值,
+    A.15 + M + A.14 × (M+1)) for its measurement points, several pn/Fn per identifier and several identifiers
+    per request (§5.1.1.2/§5.1.1.3), ``FF 00`` = all its points. Read time is the terminal clock (``now`` +
+    ``clock_drift``) in ``tz``, truncated to the minute. When nothing requested can be answered it denies the
+    request with AFN00 F2 (全部否认), or with AFN00 F3 per identifier when ``deny_with="f3"``; when only some
+    items can be answered it answers those (as concentrators do for points without an archive). Other AFNs are
+    denied. A request with the same PSEQ (and Tp PFC, if any) as the previous one gets the previous answer
+    again without re-executing (§4.3.4.5: "收到重复帧序号时，重发上次应答帧，不再执行").
+    """
+
+    def __init__(
+        self,
+        address: Address,
+        meters: Iterable[int],
+        *,
+        version: Literal["2013", "2009"] = "2013",
+        tz: tzinfo = DEFAULT_TZ,
+        seed: int = 0,
+        failing_pns: Mapping[int, Failure] | None = None,
+        clock_drift: timedelta = timedelta(0),
+        deny_with: Literal["f2", "f3"] = "f2",
+        max_user_data: int = MAX_RESPONSE_USER_DATA,
+    ) -> None:
+        self.address = address.with_msa(0)
+        self.meters = tuple(sorted(set(meters)))
+        if not all(1 <= pn <= MAX_PN for pn in self.meters):
+            raise ValueError(f"measurement points must be 1..{MAX_PN}")
+        self.version = version
+        self.tz = tz
+        self.seed = seed
+        self.failing_pns: dict[int, Failure] = dict(failing_pns or {})
+        self.clock_drift = clock_drift
+        self.deny_with = deny_with
+        self.max_user_data = max_user_data
+        self.counters = TerminalCounters()
+        self.served: deque[Served] = deque(maxlen=SERVED_LOG)
+        self._meters = {pn: meter_model(seed, address.a1, address.a2, pn, tz) for pn in self.meters}
+        self._last: tuple[tuple[int, int | None], tuple[bytes, ...]] | None = None
+
+    # -- link management helpers (used by the IO side) --
+
+    def clock(self, now: datetime) -> datetime:
+        """The terminal clock (终端日历时钟) at ``now``: naive local time in ``tz``, whole seconds."""
+        if now.tzinfo is None:
+            raise ValueError("now must be timezone-aware")
+        return (now + self.clock_drift).astimezone(self.tz).replace(tzinfo=None, microsecond=0)
+
+    def link_check(self, fn: int, pseq: int, now: datetime) -> bytes:
+        """AFN02 F1 login / F2 logout / F3 heartbeat from this terminal (§5.3). The 2013 profile puts the
+        terminal clock (A.1) in the heartbeat; the 2009 profile sends it empty."""
+        clock = self.clock(now) if fn == F3_HEARTBEAT and self.version == "2013" else None
+        return messages.link_check(self.address, fn, pseq, clock=clock)
+
+    def reset_link(self) -> None:
+        """A new connection: forget the previous request (PSEQ duplicate detection is per link)."""
+        self._last = None
+
+    # -- requests --
+
+    def handle(self, frame: LinkFrame, now: datetime) -> list[bytes]:
+        """Answer one frame from the master; ``[]`` when it is not a request addressed to this terminal."""
+        if (
+            frame.control.dir is not Dir.DOWN
+            or not frame.control.prm
+            or frame.address.group
+            or (frame.address.a1, frame.address.a2) != (self.address.a1, self.address.a2)
+        ):
+            self.counters.ignored += 1
+            return []
+        key = (frame.seq.seq, frame.aux.tp.pfc if frame.aux.tp is not None else None)
+        if self._last is not None and self._last[0] == key:
+            self.counters.duplicates += 1
+            return list(self._last[1])
+        self.counters.requests += 1
+        answer = self._execute(frame, now)
+        self._last = (key, tuple(answer))
+        return answer
+
+    def _execute(self, frame: LinkFrame, now: datetime) -> list[bytes]:
+        if frame.afn != Afn.REQUEST_CLASS1:
+            return [self._deny(frame, [])]
+        try:
+            items = self._requested(frame.data)
+        except DecodeError:
+            return [self._deny(frame, [])]
+        clock = self.clock(now)
+        units: list[DataUnit] = []
+        refused: list[tuple[int, int]] = []
+        for pn, fn in items:
+            unit = self._read(pn, fn, clock)
+            if unit is None:
+                refused.append((pn, fn))
+            else:
+                units.append(unit)
+        if not units:
+            return [self._deny(frame, refused)]
+        self.counters.responses += 1
+        return self._respond(frame, units)
+
+    def _requested(self, data: bytes) -> list[tuple[int, int]]:
+        """(pn, fn) items of an AFN0C request: identifiers only, no data (§5.12.1)."""
+        if not data or len(data) % 4:
+            raise DecodeError(f"{len(data)} bytes are not whole DA DT identifiers", raw=data)
+        items: list[tuple[int, int]] = []
+        for at in range(0, len(data), 4):
+            pns = decode_da(data[at : at + 2])
+            if pns == [ALL_POINTS]:
+                pns = list(self.meters)
+            items.extend(expand_identifier(pns, decode_dt(data[at + 2 : at + 4])))
+        return items
+
+    def _read(self, pn: int, fn: int, clock: datetime) -> DataUnit | None:
+        """One data unit, or ``None`` when the terminal has nothing for (pn, fn)."""
+        if fn == F2_TERMINAL_CLOCK and pn == 0:
+            self.counters.clock_reads += 1
+            return DataUnit(0, F2_TERMINAL_CLOCK, TerminalClock(clock))
+        meter = self._meters.get(pn)
+        if fn != F129_FORWARD_ACTIVE or meter is None:
+            return None
+        failure = self.failing_pns.get(pn)
+        if failure is Failure.DENY:
+            return None
+        if failure is Failure.NO_VALUE:
+            minute = meter.local_minute(clock)
+            value = EnergyIndication(read_time=minute, total=None, tariffs=(None,) * TARIFF_COUNT)
+            self.counters.no_value += 1
+        else:
+            value = meter.indication(clock)
+            self.counters.readings += 1
+        self.served.append(Served(pn, value.read_time, value))
+        return DataUnit(pn, F129_FORWARD_ACTIVE, value)
+
+    def _respond(self, frame: LinkFrame, units: list[DataUnit]) -> list[bytes]:
+        """The response, split into frames of at most ``max_user_data`` bytes (FIR/FIN, RSEQ + 1 each)."""
+        chunks: list[list[DataUnit]] = [[]]
+        size = 0
+        for unit in units:
+            unit_size = len(encode_units(frame.afn, [unit], Dir.UP))
+            if chunks[-1] and size + unit_size > self.max_user_data:
+                chunks.append([])
+                size = 0
+            chunks[-1].append(unit)
+            size += unit_size
+        last = len(chunks) - 1
+        return [
+            messages.response(frame, chunk, fir=i == 0, fin=i == last, seq=(frame.seq.seq + i) % 16)
+            for i, chunk in enumerate(chunks)
+        ]
+
+    def _deny(self, frame: LinkFrame, refused: list[tuple[int, int]]) -> bytes:
+        self.counters.denied += 1
+        if self.deny_with == "f3" and refused:
+            items = tuple(ConfirmItem(pn, fn, DENY_ERR) for pn, fn in refused)
+            return _confirm_list(frame, ConfirmList(frame.afn, items))
+        return messages.deny(frame)
+
+
+def _confirm_list(request: LinkFrame, body: ConfirmList) -> bytes:
+    """AFN00 F3 按数据单元标识确认和否认 answering ``request`` (§5.1.3.1): C=80 (DIR=1 PRM=0 FC=0 认可),
+    address and MSA echoed, SEQ FIR=FIN=1 CON=0, RSEQ = the request's PSEQ. (``protocols.gdw376.messages``
+    builds F1/F2 only.)"""
+    return build_frame(
+        Control(Dir.UP, False, False, False, messages.FC_CONFIRM),
+        request.address,
+        Afn.CONFIRM_DENY,
+        Seq(False, True, True, False, request.seq.seq),
+        encode_units(Afn.CONFIRM_DENY, [DataUnit(0, F3_PER_UNIT, body)], Dir.UP),
+    )
