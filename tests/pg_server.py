@@ -41,6 +41,8 @@ SUPERUSER = "postgres"
 # Who runs initdb/postgres when the tests run as root (both refuse to run as root).
 SERVICE_USER = "postgres"
 TEST_DBNAME = "headend_test"
+BASE_PREFIX = "headend-pg-"
+OWNER_FILE = "owner.pid"
 ADMIN_DBNAME = "postgres"
 INSTALL_HINT = (
     "Run scripts/install-timescaledb.sh (as root or with sudo; `bash scripts/test` does it for you), "
@@ -206,6 +208,22 @@ def find_runuser() -> str:
     raise PgSetupError("running as root, the server must run through runuser (util-linux), which is missing")
 
 
+def service_user() -> str | None:
+    """Who must run initdb and postgres: the `postgres` user when we are root (both refuse root), else us."""
+    return SERVICE_USER if os.geteuid() == 0 else None
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists (signal 0 checks without sending anything)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, but belongs to another user
+    return True
+
+
 def free_port() -> int:
     """A TCP port of 127.0.0.1 that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -230,9 +248,13 @@ class LocalPgServer(PgServer):
         """initdb, configure, start, and create the session database with the extension."""
         bindir = find_bindir()
         check_extension_files(bindir)
-        run_as = SERVICE_USER if os.geteuid() == 0 else None
+        run_as = service_user()
         # Not pytest's tmp_path: that is mode 0700 under root's tree, where the postgres user cannot reach.
-        base = Path(tempfile.mkdtemp(prefix="headend-pg-"))
+        cls.reap_orphans(bindir, run_as)
+        base = Path(tempfile.mkdtemp(prefix=BASE_PREFIX))
+        # Who made it: a session killed before its teardown (SIGKILL, a `timeout`) leaves a running server that
+        # the next session's reap_orphans() stops and removes.
+        (base / OWNER_FILE).write_text(f"{os.getpid()}\n")
         if run_as is not None:
             try:
                 account = pwd.getpwnam(run_as)
@@ -252,6 +274,24 @@ class LocalPgServer(PgServer):
             server.close()
             raise
         return server
+
+    @classmethod
+    def reap_orphans(cls, bindir: Path, run_as: str | None) -> list[Path]:
+        """Stop and remove the servers of earlier test sessions whose process has died; returns their dirs."""
+        reaped = []
+        for base in Path(tempfile.gettempdir()).glob(f"{BASE_PREFIX}*"):
+            try:
+                owner = int((base / OWNER_FILE).read_text())
+            except (OSError, ValueError):
+                continue  # not ours, or still being made
+            if pid_alive(owner):
+                continue
+            orphan = cls(bindir, base, 0, run_as)
+            if orphan.datadir.is_dir() and orphan.running:
+                orphan.stop("immediate")
+            shutil.rmtree(base, ignore_errors=True)
+            reaped.append(base)
+        return reaped
 
     @property
     def dsn(self) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from tests.pg_server import (
     ShutdownMode,
     check_extension_files,
     find_bindir,
+    service_user,
     unique_dbname,
 )
 
@@ -120,6 +123,22 @@ def test_drop_database_ends_open_sessions(pg_server: PgServer) -> None:
             lingering.execute("SELECT 1")
     finally:
         lingering.close()
+
+
+def test_next_session_reaps_the_server_of_a_killed_session(pg_server: PgServer) -> None:
+    if not isinstance(pg_server, LocalPgServer):
+        pytest.skip("only local throwaway servers are reaped")
+    # A session that dies without its teardown (os._exit skips every finalizer, like SIGKILL).
+    killed = "import os; from tests.pg_server import LocalPgServer; print(LocalPgServer.create().base); os._exit(0)"
+    out = subprocess.run([sys.executable, "-c", killed], capture_output=True, text=True, check=True, timeout=120)
+    base = Path(out.stdout.strip())
+    orphan = LocalPgServer(pg_server.bindir, base, 0, service_user())
+    assert orphan.running
+    reaped = LocalPgServer.reap_orphans(pg_server.bindir, service_user())
+    assert base in reaped
+    assert not base.exists()
+    assert pg_server.base not in reaped  # our own session is alive
+    assert pg_server.running
 
 
 def test_db_fixtures_mark_the_test_db(request: pytest.FixtureRequest, pg_dsn: str) -> None:
