@@ -76,9 +76,7 @@ def int_to_bcd(value: int, size: int) -> bytes:
     return bytes(out)
 
 
-def decode_decimal(
-    raw: bytes | bytearray | memoryview, decimals: int, *, signed: bool = False
-) -> Decimal | None:
+def decode_decimal(raw: bytes | bytearray | memoryview, decimals: int, *, signed: bool = False) -> Decimal | None:
     """Decode a little-endian BCD number with ``decimals`` digits after the point.
 
     Signed fields use sign-and-magnitude: bit D7 of the most significant (last) byte is the sign.
@@ -90,6 +88,8 @@ def decode_decimal(
     Decimal('-12.8012')
     """
     data = bytes(raw)
+    if not data:
+        raise DecodeError("an empty field holds no number")
     if is_no_value(data):
         return None
     negative = False
@@ -109,6 +109,8 @@ def encode_decimal(value: Decimal | None, size: int, decimals: int, *, signed: b
     """
     if value is None:
         return b"\xee" * size
+    if not value.is_finite():
+        raise LocalProtocolError(f"{value} is not a number a BCD field can hold")
     scaled = value.scaleb(decimals)
     if scaled != scaled.to_integral_value():
         raise LocalProtocolError(f"{value} has more than {decimals} decimals")
