@@ -1,0 +1,257 @@
+"""The durable spool: exact round trip, FIFO peek/release, persistence, size limit, kill -9."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from headend.readings import Quality, Reading
+from headend.storage.errors import SpoolFull, StorageError
+from headend.storage.spool import Spool
+from tests.headend.storage.helpers import T0, batch, reading
+
+CHILD = Path(__file__).with_name("spool_child.py")
+
+
+def identical(a: Reading, b: Reading) -> bool:
+    """Equal, and also the same decimal text (scale, exponent) and the same zone and offset of each time."""
+    return (
+        a == b
+        and str(a.value) == str(b.value)
+        and all(
+            x.utcoffset() == y.utcoffset() and getattr(x.tzinfo, "key", None) == getattr(y.tzinfo, "key", None)
+            for x, y in ((a.ts, b.ts), (a.received_at, b.received_at))
+        )
+    )
+
+
+# -- exact round trip ----------------------------------------------------------------------------------------
+
+text = st.text(st.characters(blacklist_characters="\x00", blacklist_categories=["Cs"]), max_size=20)
+zones = st.sampled_from(
+    [
+        ZoneInfo("Asia/Shanghai"),
+        ZoneInfo("Europe/Berlin"),
+        ZoneInfo("America/New_York"),
+        UTC,
+        timezone(timedelta(hours=8)),
+    ]
+)
+moments = st.datetimes(
+    min_value=datetime(1990, 1, 1), max_value=datetime(2099, 12, 31), timezones=zones, allow_imaginary=False
+)
+readings = st.builds(
+    Reading,
+    meter=text.filter(bool),
+    register=text.filter(bool),
+    tariff=st.integers(0, 32767),
+    ts=moments,
+    value=st.none() | st.decimals(allow_nan=False, allow_infinity=False),
+    unit=text,
+    quality=st.sampled_from(Quality),
+    source=text,
+    terminal=text,
+    pn=st.integers(0, 2**31 - 1),
+    received_at=moments,
+)
+
+
+@settings(max_examples=50, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(readings, min_size=1, max_size=20))
+def test_every_reading_comes_back_exactly(spool: Spool, rows: list[Reading]) -> None:
+    spool.append(rows)
+    last_id, got = spool.peek(len(rows))
+    spool.release(last_id)
+    assert len(got) == len(rows)
+    assert all(identical(a, b) for a, b in zip(got, rows, strict=True))
+    assert spool.depth() == 0
+
+
+# -- FIFO ----------------------------------------------------------------------------------------------------
+
+
+def test_peek_returns_oldest_first_and_removes_nothing(spool: Spool) -> None:
+    first, second = batch(0, 3), batch(1, 4)
+    spool.append(first)
+    spool.append(second)
+
+    last_id, got = spool.peek(5)
+    assert got == [*first, *second[:2]]
+    assert spool.peek(5) == (last_id, got)
+    assert spool.depth() == 7
+
+
+def test_release_deletes_up_to_the_id(spool: Spool) -> None:
+    rows = batch(0, 10)
+    spool.append(rows)
+    last_id, _ = spool.peek(4)
+
+    spool.release(last_id)
+
+    assert spool.depth() == 6
+    assert spool.peek(100)[1] == rows[4:]
+    assert spool.oldest_received() == rows[4].received_at
+
+
+def test_ids_are_not_reused_after_the_spool_emptied(spool: Spool) -> None:
+    spool.append(batch(0, 3))
+    last_id, _ = spool.peek(10)
+    spool.release(last_id)
+    spool.append(batch(1, 2))
+    next_id, _ = spool.peek(10)
+    assert next_id == last_id + 2
+
+
+def test_empty_spool(spool: Spool) -> None:
+    assert spool.peek(10) == (0, [])
+    assert spool.depth() == 0
+    assert spool.oldest_received() is None
+    spool.append([])
+    assert spool.depth() == 0
+
+
+def test_reopen_keeps_the_data(tmp_path: Path) -> None:
+    path = tmp_path / "spool.sqlite3"
+    rows = batch(0, 25)
+    first = Spool(path)
+    first.append(rows)
+    first.close()
+
+    second = Spool(path)
+    try:
+        assert second.depth() == 25
+        assert second.peek(100)[1] == rows
+    finally:
+        second.close()
+
+
+def test_invalid_readings_are_refused_and_nothing_of_the_batch_is_kept(spool: Spool) -> None:
+    spool.append(batch(0, 2))
+    bad = [
+        dataclasses.replace(reading(10), ts=T0.replace(tzinfo=None)),
+        dataclasses.replace(reading(11), value=Decimal("NaN")),
+        dataclasses.replace(reading(12), meter="0000\x0000"),
+        dataclasses.replace(reading(13), tariff=-1),
+    ]
+    for wrong in bad:
+        with pytest.raises(ValueError, match=r"Reading\."):
+            spool.append([reading(9), wrong])
+    assert spool.depth() == 2
+
+
+def test_another_spool_format_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "spool.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA user_version = 99")
+    with pytest.raises(StorageError, match="spool format 99"):
+        Spool(path)
+
+
+def test_appends_from_many_threads(spool: Spool) -> None:
+    def work(t: int) -> None:
+        for i in range(20):
+            spool.append(batch(t * 100 + i, 5))
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    got = spool.peek(10_000)[1]
+    assert len(got) == spool.depth() == 4 * 20 * 5
+    assert sorted(got, key=lambda r: r.key) == sorted(
+        (r for t in range(4) for i in range(20) for r in batch(t * 100 + i, 5)), key=lambda r: r.key
+    )
+
+
+# -- size limit ----------------------------------------------------------------------------------------------
+
+
+def _fill(spool: Spool, batch_size: int) -> tuple[list[Reading], SpoolFull]:
+    """Append batches until the spool refuses one; return what it accepted and the refusal."""
+    accepted: list[Reading] = []
+    for index in range(100_000):
+        rows = batch(index, batch_size)
+        try:
+            spool.append(rows)
+        except SpoolFull as exc:
+            return accepted, exc
+        accepted.extend(rows)
+    raise AssertionError("the spool never became full")
+
+
+def test_a_full_spool_refuses_the_batch_and_keeps_what_it_holds(tmp_path: Path) -> None:
+    limit = 64 * 1024
+    spool = Spool(tmp_path / "spool.sqlite3", max_bytes=limit)
+    try:
+        accepted, full = _fill(spool, batch_size=20)
+        assert full.rejected == 20
+        assert full.max_bytes == limit
+        assert full.size_bytes > limit
+        assert accepted  # it did take something before it was full
+
+        assert spool.size_bytes() <= limit
+        assert spool.peek(100_000)[1] == accepted
+
+        # once the writer released entries there is room again, and the space is reused
+        last_id, _ = spool.peek(len(accepted) // 2)
+        spool.release(last_id)
+        spool.append(batch(5000, 20))
+        assert spool.depth() == len(accepted) - len(accepted) // 2 + 20
+        assert spool.size_bytes() <= limit
+    finally:
+        spool.close()
+
+
+# -- kill -9 -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_every_acknowledged_append_survives_sigkill(tmp_path: Path, round_: int) -> None:
+    """A child appends in a loop and prints each acknowledged batch; it is killed at a random moment.
+
+    Every acknowledged batch must be there, complete and exact; a batch being appended at the kill is either
+    wholly there (committed before the print) or not at all.
+    """
+    size = 7
+    path = tmp_path / "spool.sqlite3"
+    wanted = random.Random(round_).randint(5, 60)
+    child = subprocess.Popen([sys.executable, str(CHILD), str(path), str(size)], stdout=subprocess.PIPE, text=True)
+    acknowledged = -1
+    try:
+        assert child.stdout is not None
+        while acknowledged < wanted:
+            line = child.stdout.readline()
+            assert line, f"child exited early with {child.wait()}"
+            acknowledged = int(line)
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
+    assert child.returncode == -signal.SIGKILL
+
+    spool = Spool(path)
+    try:
+        got = spool.peek(1_000_000)[1]
+    finally:
+        spool.close()
+    complete, partial = divmod(len(got), size)
+    assert partial == 0
+    assert complete >= acknowledged + 1
+    assert got == [r for index in range(complete) for r in batch(index, size)]
