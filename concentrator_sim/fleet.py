@@ -26,6 +26,10 @@ from protocols.gdw376.link import Address
 
 logger = logging.getLogger(__name__)
 
+#: Recent F129 answers each terminal of a fleet keeps (TerminalModel.served): enough to look at while
+#: debugging, small enough for thousands of terminals running for days. The counters keep the totals.
+FLEET_SERVED_LOG = 16
+
 
 class FleetConfigError(ValueError):
     """A fleet setting is invalid; the message names the key (and the file, when there is one)."""
@@ -158,6 +162,7 @@ class Fleet:
                 failing_pns={pn: f for (t, pn), f in self.failing.items() if t == a2},
                 clock_drift=timedelta(seconds=config.clock_drift_s),
                 deny_with=config.deny_with,
+                served_log=FLEET_SERVED_LOG,
             )
             rng = random.Random(f"jitter/{config.seed}/{config.a1}/{a2}")
             self.terminals.append(SimTerminal(model, config.host, config.port, timing=timing, rng=rng, clock=clock))

@@ -22,9 +22,10 @@ Closed-form integral
     (0.0001 kWh), so they never decrease.
 
 Tariffs (费率)
-    Four tariffs, numbered as in DL/T 645-2007 and Q/GDW 376.1 AFN0C F129 (M = 4): 1 尖 (sharp), 2 峰 (peak),
-    3 平 (flat), 4 谷 (valley), by the time-of-day bands in :data:`TARIFF_BANDS` (an illustrative provincial
-    table; bands on 15-minute boundaries, the same every day). Each tariff register is the integral of the power
+    Four tariffs (M = 4 in AFN0C F129; 费率1～4 as DL/T 645-2007 numbers them), assigned the usual way:
+    1 尖 (sharp), 2 峰 (peak), 3 平 (flat), 4 谷 (valley) — the standards only number tariffs, the utility's
+    time-of-use table says which is which. Bands by time of day in :data:`TARIFF_BANDS` (an illustrative
+    provincial table; 15-minute boundaries, the same every day). Each tariff register is the integral of the power
     over its own bands, floored on its own; the total register is the sum of the four tariff registers exactly,
     as meters keep it.
 
@@ -321,15 +322,18 @@ def expected_indication(
 # --- terminals ----------------------------------------------------------------------------------------------
 
 #: Largest user-data area (用户数据区) the simulated terminal puts in one response frame before it splits the
-#: answer into several frames (FIR/FIN, RSEQ + 1 each; §4.3.4.5). Real GPRS concentrators cap frames at a
-#: few hundred bytes to 1–2 KiB; 1024 keeps 8 F129 points (≈ 280 B) in one frame and splits "all points".
+#: answer into several frames (FIR/FIN, RSEQ + 1 each; SEQ 帧序列域 §4.3.4.5, PROTOCOLS.md A.5). Real GPRS
+#: concentrators cap frames at a few hundred bytes to 1–2 KiB; 1024 keeps 8 F129 points (≈ 280 B) in one
+#: frame and splits "all points".
 MAX_RESPONSE_USER_DATA = 1024
 
-#: Error code put in AFN00 F3 items for identifiers the terminal refuses (§5.1.3.3: 0 = 正确, ≠ 0 = 错误).
+#: Error code put in AFN00 F3 items for identifiers the terminal refuses (ERR: 0 = 正确, non-zero = 错误;
+#: PROTOCOLS.md A.9, whose code table is still marked [verify]).
 DENY_ERR = 1
 
-#: How many recent F129 answers :attr:`TerminalModel.served` keeps for tests (a bounded log, not a store).
-SERVED_LOG = 10_000
+#: How many recent F129 answers :attr:`TerminalModel.served` keeps by default: a bounded log for tests, not a
+#: store (a fleet keeps far fewer: hundreds of terminals polled for hours would otherwise hold gigabytes).
+SERVED_LOG = 1000
 
 
 class Failure(enum.StrEnum):
@@ -353,7 +357,7 @@ class TerminalCounters:
     """What a :class:`TerminalModel` has done since it was created."""
 
     requests: int = 0  #: requests executed (duplicates not counted)
-    duplicates: int = 0  #: requests with the previous PSEQ, answered by resending (§4.3.4.5)
+    duplicates: int = 0  #: requests with the previous PSEQ, answered by resending (PROTOCOLS.md A.5)
     responses: int = 0  #: requests answered with data (AFN0C responses)
     denied: int = 0  #: requests answered with AFN00 F2 / F3
     readings: int = 0  #: F129 data units sent with values
@@ -372,7 +376,8 @@ class TerminalModel:
     request with AFN00 F2 (全部否认), or with AFN00 F3 per identifier when ``deny_with="f3"``; when only some
     items can be answered it answers those (as concentrators do for points without an archive). Other AFNs are
     denied. A request with the same PSEQ (and Tp PFC, if any) as the previous one gets the previous answer
-    again without re-executing (§4.3.4.5: "收到重复帧序号时，重发上次应答帧，不再执行").
+    again without re-executing (帧序列域 SEQ §4.3.4.5 as summarised in PROTOCOLS.md A.5: with TpV=0 a
+    responder that receives the same PSEQ twice resends its previous response).
     """
 
     def __init__(
@@ -387,6 +392,7 @@ class TerminalModel:
         clock_drift: timedelta = timedelta(0),
         deny_with: Literal["f2", "f3"] = "f2",
         max_user_data: int = MAX_RESPONSE_USER_DATA,
+        served_log: int = SERVED_LOG,
     ) -> None:
         self.address = address.with_msa(0)
         self.meters = tuple(sorted(set(meters)))
@@ -400,7 +406,7 @@ class TerminalModel:
         self.deny_with = deny_with
         self.max_user_data = max_user_data
         self.counters = TerminalCounters()
-        self.served: deque[Served] = deque(maxlen=SERVED_LOG)
+        self.served: deque[Served] = deque(maxlen=served_log)
         self._meters = {pn: meter_model(seed, address.a1, address.a2, pn, tz) for pn in self.meters}
         self._last: tuple[tuple[int, int | None], tuple[bytes, ...]] | None = None
 
@@ -413,8 +419,8 @@ class TerminalModel:
         return (now + self.clock_drift).astimezone(self.tz).replace(tzinfo=None, microsecond=0)
 
     def link_check(self, fn: int, pseq: int, now: datetime) -> bytes:
-        """AFN02 F1 login / F2 logout / F3 heartbeat from this terminal (§5.3). The 2013 profile puts the
-        terminal clock (A.1) in the heartbeat; the 2009 profile sends it empty."""
+        """AFN02 F1 login / F2 logout / F3 heartbeat from this terminal (链路接口检测; PROTOCOLS.md A.9, A.11).
+        The 2013 profile puts the terminal clock (A.1) in the heartbeat; the 2009 profile sends it empty."""
         clock = self.clock(now) if fn == F3_HEARTBEAT and self.version == "2013" else None
         return messages.link_check(self.address, fn, pseq, clock=clock)
 
@@ -465,7 +471,7 @@ class TerminalModel:
         return self._respond(frame, units)
 
     def _requested(self, data: bytes) -> list[tuple[int, int]]:
-        """(pn, fn) items of an AFN0C request: identifiers only, no data (§5.12.1)."""
+        """(pn, fn) items of an AFN0C request: identifiers only, no data (PROTOCOLS.md A.9 AFN0C)."""
         if not data or len(data) % 4:
             raise DecodeError(f"{len(data)} bytes are not whole DA DT identifiers", raw=data)
         items: list[tuple[int, int]] = []
@@ -523,9 +529,9 @@ class TerminalModel:
 
 
 def _confirm_list(request: LinkFrame, body: ConfirmList) -> bytes:
-    """AFN00 F3 按数据单元标识确认和否认 answering ``request`` (§5.1.3.1): C=80 (DIR=1 PRM=0 FC=0 认可),
-    address and MSA echoed, SEQ FIR=FIN=1 CON=0, RSEQ = the request's PSEQ. (``protocols.gdw376.messages``
-    builds F1/F2 only.)"""
+    """AFN00 F3 按数据单元标识确认和否认 answering ``request`` (PROTOCOLS.md A.9): C=80 (DIR=1 PRM=0 FC=0
+    认可), address and MSA echoed, SEQ FIR=FIN=1 CON=0, RSEQ = the request's PSEQ.
+    (``protocols.gdw376.messages`` builds F1/F2 only.)"""
     return build_frame(
         Control(Dir.UP, False, False, False, messages.FC_CONFIRM),
         request.address,

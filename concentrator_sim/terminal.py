@@ -1,6 +1,6 @@
 """One simulated concentrator on the wire: an asyncio TCP client that behaves like a GPRS/4G terminal.
 
-Link management as Q/GDW 376.1 §5.3 (链路接口检测) and PROTOCOLS.md A.11 describe it: the terminal is the TCP
+Link management as Q/GDW 376.1 AFN02 (链路接口检测) and PROTOCOLS.md A.11 describe it: the terminal is the TCP
 client; it connects, logs in with AFN02 F1 (C=C9, CON=1) and waits for the master's AFN00 confirm, retransmitting
 the same frame (same PSEQ) up to ``retries`` times before it gives up and reconnects (AFN04 F1 重发次数 ≤ 3);
 then it sends AFN02 F3 heartbeats every ``heartbeat_s`` (心跳周期) the same way and answers every request through
@@ -133,7 +133,7 @@ class SimTerminal:
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._writer: asyncio.StreamWriter | None = None
-        self._pfc = 0  # 启动帧帧序号计数器 PFC; PSEQ = its low 4 bits (§4.3.4.5)
+        self._pfc = 0  # 启动帧帧序号计数器 PFC; PSEQ = its low 4 bits (SEQ §4.3.4.5, PROTOCOLS.md A.5)
         self._pending: dict[int, asyncio.Future[bool]] = {}
 
     @property
@@ -205,7 +205,9 @@ class SimTerminal:
             results = await asyncio.gather(*tasks, stop_wait, return_exceptions=True)
             for result in results:
                 if isinstance(result, _LinkDown | OSError | EOFError):
-                    self._log.info("link down: %s", result or type(result).__name__)
+                    # after our own logout the master closing the socket is the normal end
+                    level = logging.DEBUG if self._stopping.is_set() else logging.INFO
+                    self._log.log(level, "link down: %s", result or type(result).__name__)
                 elif isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
                     self._log.error("link task failed", exc_info=result)
             for future in self._pending.values():
