@@ -38,6 +38,28 @@ from headend.storage.writer import SpoolWriter
 _LOGGER = logging.getLogger(__name__)
 
 
+class _MigrateFirst:
+    """A store whose schema is brought up to date before the first write — for when the database was down at
+    start and collection began on the spool alone."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.migrated = False
+
+    async def migrate(self) -> int:
+        version = await self._store.migrate()
+        self.migrated = True
+        return version
+
+    async def write(self, readings: Sequence[Reading]) -> WriteResult:
+        if not self.migrated:
+            await self.migrate()
+        return await self._store.write(readings)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
 class HeadendApp:
     def __init__(
         self,
@@ -71,7 +93,7 @@ class HeadendApp:
         for path in (cfg.storage.spool_path, cfg.storage.sqlite_path):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.spool = await asyncio.to_thread(Spool, cfg.storage.spool_path, max_bytes=cfg.storage.spool_max_bytes)
-        self.store = open_store(cfg.storage.dsn or None, cfg.storage.sqlite_path, tz=cfg.collection.zone)
+        self.store = _MigrateFirst(open_store(cfg.storage.dsn or None, cfg.storage.sqlite_path, tz=cfg.collection.zone))  # type: ignore[assignment]
         await self._open_store()
         self.writer = SpoolWriter(
             self.spool,
@@ -142,9 +164,10 @@ class HeadendApp:
 
     async def serve(self, shutdown_trigger: Callable[[], Awaitable[object]] | None = None) -> None:
         """Run until ``shutdown_trigger`` completes (default: SIGTERM or SIGINT), then stop and drain."""
+        trigger = shutdown_trigger or _install_signal_trigger()
         await self.start()
         try:
-            await (shutdown_trigger or _signal_trigger)()
+            await trigger()
         finally:
             await self.stop()
 
@@ -197,18 +220,25 @@ class HeadendApp:
             last_progress = progress
 
 
-async def _signal_trigger() -> None:
+def _install_signal_trigger() -> Callable[[], Awaitable[None]]:
+    """Install SIGTERM/SIGINT handlers now (before anything starts, so an early SIGTERM still drains) and return
+    the awaitable that completes on the first signal."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.remove_signal_handler(sig)
+
+    async def wait() -> None:
+        try:
+            await stop.wait()
+            _LOGGER.info("signal received")
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.remove_signal_handler(sig)
+
+    return wait
 
 
 def run(config: Config) -> None:

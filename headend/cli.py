@@ -82,9 +82,8 @@ def decode(hex_parts: tuple[str, ...], as_json: bool) -> None:
 
     Spaces, colons, dashes and 0x prefixes are ignored; several frames and garbage between them are fine.
     """
-    from protocols.diagnose import decode_stream
-
     from headend.decode_cmd import parse_hex, render_text
+    from protocols.diagnose import decode_stream
 
     text = " ".join(hex_parts) if hex_parts else sys.stdin.read()
     try:

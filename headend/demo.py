@@ -71,6 +71,7 @@ async def _run(config: Config, *, duration_s: float, concentrators: int, meters:
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=sim_log,
         )  # fmt: skip
         started = time.monotonic()
+        online = 0
         try:
             with Live(console=console, refresh_per_second=4, transient=quiet) as live:
                 while (elapsed := time.monotonic() - started) < duration_s and sim.returncode is None:
@@ -78,6 +79,7 @@ async def _run(config: Config, *, duration_s: float, concentrators: int, meters:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(sim.wait(), 0.5)
                 live.update(_progress_table(app, time.monotonic() - started, duration_s, expected))
+                online = len(app.registry)
         finally:
             if sim.returncode is None:
                 sim.send_signal(signal.SIGTERM)
@@ -86,7 +88,6 @@ async def _run(config: Config, *, duration_s: float, concentrators: int, meters:
                 except TimeoutError:
                     sim.kill()
                     await sim.wait()
-            online = len(app.registry)
             await app.stop()
     stored, meters_read = _summarise(config.storage.sqlite_path, expected)
     return {
