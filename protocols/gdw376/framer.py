@@ -3,8 +3,8 @@
 A candidate frame starts at a 68H whose header checks out: L1 == L2, protocol id 2 (or 1, Q/GDW 130-2005, with a
 warning unless strict), user-data length within ``max_length`` and a second 68H at offset 5. The framer then waits
 for ``(L >> 2) + 8`` bytes, checks CS over the user data and the 16H end byte, and hands the frame to
-:func:`~protocols.gdw376.link.parse_frame`. The end is found from L only, never by scanning for 16H (a CS can be
-16H).
+:func:`~protocols.gdw376.link.decode_verified` (what ``parse_frame`` runs after the same checks). The end is found
+from L only, never by scanning for 16H (a CS can be 16H).
 
 Resync: when a candidate fails, the framer drops bytes from that 68H up to the next 68H and tries again there — not
 after the whole claimed length, so a false 68H claiming a long L cannot swallow a real frame behind it. A false
@@ -34,7 +34,7 @@ from protocols.gdw376.link import (
     OVERHEAD,
     START,
     LinkFrame,
-    parse_frame,
+    decode_verified,
     read_length,
 )
 
@@ -134,7 +134,7 @@ class Gdw376Framer:
             pos = start + result
             raw = bytes(buf[start:pos])
             try:
-                events.append(parse_frame(raw, strict=self.strict))
+                events.append(decode_verified(raw, strict=self.strict))
             except ProtocolError as exc:
                 events.append(Discarded(raw, "decode", str(exc)))
         del buf[:pos]

@@ -72,6 +72,15 @@ class Afn(IntEnum):
     FORWARD = 0x10  # 数据转发
 
 
+def _pack(d7: bool, d6: bool, d5: bool, d4: bool, low: int) -> int:
+    """C and SEQ share one shape: four flag bits D7..D4 over a 4-bit number D3..D0."""
+    return d7 << 7 | d6 << 6 | d5 << 5 | d4 << 4 | low
+
+
+def _unpack(b: int) -> tuple[bool, bool, bool, bool, int]:
+    return bool(b & 0x80), bool(b & 0x40), bool(b & 0x20), bool(b & 0x10), b & 0x0F
+
+
 def _check_range(name: str, value: int, low: int, high: int) -> None:
     if not low <= value <= high:
         raise LocalProtocolError(f"{name}={value} outside {low}..{high}")
@@ -94,18 +103,20 @@ class Control:
 
     def __post_init__(self) -> None:
         _check_range("function code", self.code, 0, 15)
+        object.__setattr__(self, "dir", Dir(self.dir))
 
     def to_byte(self) -> int:
-        return self.dir << 7 | self.prm << 6 | self.fcb_acd << 5 | self.fcv << 4 | self.code
+        return _pack(self.dir == Dir.UP, self.prm, self.fcb_acd, self.fcv, self.code)
 
     @classmethod
     def from_byte(cls, b: int) -> Control:
-        return cls(Dir(b >> 7 & 1), bool(b & 0x40), bool(b & 0x20), bool(b & 0x10), b & 0x0F)
+        up, prm, fcb_acd, fcv, code = _unpack(b)
+        return cls(Dir(up), prm, fcb_acd, fcv, code)
 
     @property
     def acd(self) -> bool:
         """要求访问位 ACD (uplink only): the terminal has important events waiting; AUX carries EC."""
-        return self.dir is Dir.UP and self.fcb_acd
+        return self.dir == Dir.UP and self.fcb_acd
 
 
 _HEX_DIGITS = frozenset("0123456789ABCDEF")
@@ -176,11 +187,11 @@ class Seq:
         _check_range("PSEQ/RSEQ", self.seq, 0, 15)
 
     def to_byte(self) -> int:
-        return self.tpv << 7 | self.fir << 6 | self.fin << 5 | self.con << 4 | self.seq
+        return _pack(self.tpv, self.fir, self.fin, self.con, self.seq)
 
     @classmethod
     def from_byte(cls, b: int) -> Seq:
-        return cls(bool(b & 0x80), bool(b & 0x40), bool(b & 0x20), bool(b & 0x10), b & 0x0F)
+        return cls(*_unpack(b))
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,7 +268,7 @@ class LinkFrame:
 
 def has_pw(dir: Dir, afn: int) -> bool:
     """PW is present in downlink frames of AFN 01, 04, 05, 06, 0F, 10 (§4.3.4.6.1)."""
-    return dir is Dir.DOWN and afn in PW_AFNS
+    return dir == Dir.DOWN and afn in PW_AFNS
 
 
 def _aux_lengths(control: Control, afn: int, seq: Seq) -> tuple[int, int, int]:
@@ -326,7 +337,7 @@ def parse_frame(raw: bytes | bytearray | memoryview, *, strict: bool = False) ->
     l2 = frame[3] | frame[4] << 8
     if l1 != l2:
         raise FrameError(f"L fields differ: {l1:04X}H / {l2:04X}H", raw=frame, offset=1)
-    user_len, pid_warning = read_length(l1, strict=strict)
+    user_len, _ = read_length(l1, strict=strict)
     if user_len + OVERHEAD != len(frame):
         raise FrameError(f"L says {user_len} user bytes, frame holds {len(frame) - OVERHEAD}", raw=frame)
     end = HEADER_LEN + user_len
@@ -335,15 +346,29 @@ def parse_frame(raw: bytes | bytearray | memoryview, *, strict: bool = False) ->
         raise ChecksumError(expected, frame[end], raw=frame, offset=end)
     if frame[end + 1] != END:
         raise FrameError(f"end byte {frame[end + 1]:02X}H is not 16H", raw=frame, offset=end + 1)
+    return decode_verified(frame, strict=strict)
+
+
+#: Every C and SEQ byte decoded once: frames are parsed at line rate and these objects are immutable.
+_CONTROLS = tuple(Control.from_byte(b) for b in range(256))
+_SEQS = tuple(Seq.from_byte(b) for b in range(256))
+
+
+def decode_verified(frame: bytes, *, strict: bool = False) -> LinkFrame:
+    """Decode the link fields of a frame whose start bytes, L fields, length, CS and end byte are already
+    verified (by :func:`parse_frame`, or by the framer, which checks them itself and need not do it twice)."""
+    l1 = frame[1] | frame[2] << 8
+    user_len, pid_warning = read_length(l1, strict=strict)
+    end = HEADER_LEN + user_len
     warnings: list[str] = [pid_warning] if pid_warning else []
-    control = Control.from_byte(frame[6])
+    control = _CONTROLS[frame[6]]
     address = Address.from_bytes(frame[7:12])
     if not address.is_bcd:
         if strict:
             raise DecodeError(f"A1 {address.a1} is not BCD", raw=frame, offset=7, path="A1")
         warnings.append(f"A1 {address.a1} is not BCD")
     afn = frame[12]
-    seq = Seq.from_byte(frame[13])
+    seq = _SEQS[frame[13]]
     try:
         data, aux, aux_warnings = _split_aux(frame[14:end], control, afn, seq, strict)
     except FrameError as exc:

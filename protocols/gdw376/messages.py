@@ -66,7 +66,7 @@ def link_check(address: Address, fn: int, pseq: int, *, clock: datetime | None =
 def _answer(request: LinkFrame, fn: int, code: int) -> bytes:
     """AFN00 ``fn`` (p0) answering ``request``: opposite DIR, PRM=0, address (incl. MSA) echoed,
     SEQ FIR=FIN=1 CON=0 with RSEQ = the request's PSEQ."""
-    direction = Dir.DOWN if request.dir is Dir.UP else Dir.UP
+    direction = Dir.DOWN if request.dir == Dir.UP else Dir.UP
     return build_frame(
         Control(direction, False, False, False, code),
         request.address,

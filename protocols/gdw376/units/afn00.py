@@ -17,8 +17,6 @@ from protocols.gdw376.units.registry import DataUnit, UnitCodec, UnitReader, no_
 F1_ALL_CONFIRMED = 1
 F2_ALL_DENIED = 2
 F3_PER_UNIT = 3
-#: DA DT ERR: one entry of the F3 body.
-_ITEM_LEN = 5
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from protocols.common.framing import Discarded, Framer
 from protocols.gdw376.framer import Gdw376Framer
 from protocols.gdw376.link import LinkFrame, parse_frame
+from tests.protocols import streams
 
 from .samples import CLOCK_RESPONSE, F129_RESPONSE, LOGIN, LOGIN_CONFIRM
 from .strategies import chunked, frames, garbage, noise
@@ -17,20 +18,16 @@ Event = LinkFrame | Discarded
 STREAM = LOGIN + F129_RESPONSE + CLOCK_RESPONSE
 
 
-def feed_all(chunks: list[bytes], framer: Gdw376Framer | None = None) -> list[Event]:
-    framer = framer or Gdw376Framer()
-    events: list[Event] = []
-    for chunk in chunks:
-        events += framer.feed(chunk)
-    return events
+def run(chunks: list[bytes], framer: Gdw376Framer | None = None) -> list[Event]:
+    return streams.feed_all(framer or Gdw376Framer(), chunks)
 
 
 def frames_of(events: list[Event]) -> list[bytes]:
-    return [e.raw for e in events if isinstance(e, LinkFrame)]
+    return [frame.raw for frame in streams.split_events(events)[0]]
 
 
 def discards_of(events: list[Event]) -> list[tuple[str, bytes]]:
-    return [(e.reason, e.data) for e in events if isinstance(e, Discarded)]
+    return streams.split_events(events)[1]
 
 
 def test_framer_implements_the_shared_protocol() -> None:
@@ -55,12 +52,12 @@ def test_split_in_two_anywhere(cut: int) -> None:
 
 @pytest.mark.parametrize("kind", [bytes, bytearray, memoryview])
 def test_byte_by_byte(kind: type) -> None:
-    events = feed_all([kind(STREAM[i : i + 1]) for i in range(len(STREAM))])
+    events = run([kind(STREAM[i : i + 1]) for i in range(len(STREAM))])
     assert events == [parse_frame(LOGIN), parse_frame(F129_RESPONSE), parse_frame(CLOCK_RESPONSE)]
 
 
 def test_garbage_before_and_between() -> None:
-    events = feed_all([b"\x01\x02" + LOGIN + b"\xff\x16" + LOGIN_CONFIRM])
+    events = run([b"\x01\x02" + LOGIN + b"\xff\x16" + LOGIN_CONFIRM])
     assert frames_of(events) == [LOGIN, LOGIN_CONFIRM]
     assert discards_of(events) == [("garbage", b"\x01\x02"), ("garbage", b"\xff\x16")]
     assert isinstance(events[0], Discarded)  # stream order kept
@@ -75,7 +72,7 @@ def test_garbage_without_start_byte_is_dropped_at_once() -> None:
 def test_bad_checksum_then_good_frame() -> None:
     bad = bytearray(LOGIN)
     bad[-2] ^= 0xFF
-    events = feed_all([bytes(bad) + LOGIN_CONFIRM])
+    events = run([bytes(bad) + LOGIN_CONFIRM])
     assert frames_of(events) == [LOGIN_CONFIRM]
     # Resync starts at the byte after the failed 68H: the bad frame is dropped up to the next 68H (its own 2nd one).
     assert discards_of(events)[0] == ("checksum", bytes(bad[:5]))
@@ -85,7 +82,7 @@ def test_bad_checksum_then_good_frame() -> None:
 
 def test_bad_end_byte() -> None:
     bad = LOGIN[:-1] + b"\x17"
-    events = feed_all([bad + LOGIN])
+    events = run([bad + LOGIN])
     assert discards_of(events)[0][0] == "bad_end"
     assert frames_of(events) == [LOGIN]
 
@@ -94,19 +91,19 @@ def test_checksum_equal_to_end_byte() -> None:
     # AFN02 F1 from terminal 4403:00142 (A2 = 8EH): CS = 16H; the framer must use L, not look for 16H.
     raw = bytes.fromhex("68 3200 3200 68 C9 0344 8E00 00 02 75 0000 0100 16 16")
     for cut in range(1, len(raw)):
-        assert frames_of(feed_all([raw[:cut], raw[cut:]])) == [raw]
+        assert frames_of(run([raw[:cut], raw[cut:]])) == [raw]
 
 
 def test_l1_differs_from_l2() -> None:
     bad = bytes.fromhex("68 3200 3600 68") + LOGIN[6:]
-    events = feed_all([bad + LOGIN])
+    events = run([bad + LOGIN])
     assert discards_of(events)[0] == ("bad_length", bad[:5])
     assert frames_of(events) == [LOGIN]
 
 
 def test_no_second_start_byte() -> None:
     bad = bytes.fromhex("68 3200 3200 69") + LOGIN[6:]
-    events = feed_all([bad + LOGIN])
+    events = run([bad + LOGIN])
     assert discards_of(events)[0][0] == "bad_header"
     assert frames_of(events) == [LOGIN]
 
@@ -178,14 +175,14 @@ def test_idle_with_a_partial_frame_then_the_stream_goes_on() -> None:
 @given(st.lists(frames, min_size=1, max_size=5), st.lists(st.integers(min_value=0), max_size=12))
 def test_any_chunking_yields_the_same_frames(built: list[bytes], cuts: list[int]) -> None:
     stream = b"".join(built)
-    events = feed_all(chunked(stream, cuts))
+    events = run(chunked(stream, cuts))
     assert frames_of(events) == built
     assert not discards_of(events)
 
 
 @given(garbage, frames, garbage, frames)
 def test_garbage_before_and_between_frames_is_survived(g1: bytes, f1: bytes, g2: bytes, f2: bytes) -> None:
-    events = feed_all([g1 + f1 + g2 + f2])
+    events = run([g1 + f1 + g2 + f2])
     assert frames_of(events) == [f1, f2]
     assert b"".join(d for _, d in discards_of(events)) == g1 + g2
 
