@@ -83,6 +83,12 @@ class TerminalConnection(asyncio.Protocol, FrameSink):
         if self._framer.buffered and now - self.last_rx >= self._server.config.frame_idle_s:
             for event in self._framer.idle():
                 self._server.discarded(self, event)
+            # a real frame found behind the false start is handed out by the next feed
+            for event in self._framer.feed(b""):
+                if isinstance(event, Discarded):
+                    self._server.discarded(self, event)
+                else:
+                    self._server.dispatch(self, event)
 
     @property
     def name(self) -> str:

@@ -28,8 +28,8 @@ from headend.metrics import Metrics
 from headend.sessions.priority import Priority, PriorityLock
 from protocols.errors import Gdw376Denied, ProtocolError
 from protocols.gdw376 import messages
-from protocols.gdw376.link import Address, Afn, Dir, LinkFrame
-from protocols.gdw376.units import DataUnit, decode_units
+from protocols.gdw376.link import Address, Afn, LinkFrame
+from protocols.gdw376.units import DataUnit, check_confirmation, decode_frame_units
 
 _LOGGER = logging.getLogger(__name__)
 PROTOCOL = "gdw376.1"
@@ -175,10 +175,12 @@ class TerminalSession:
             self.log.info("dropping response RSEQ %d, waiting for %d", frame.seq.seq, pending.expected_rseq)
             return
         try:
+            units, frame = decode_frame_units(frame)  # lenient about ACD=1 without EC (PROTOCOLS.md Part D.3)
+            for warning in frame.warnings:
+                self.log.info("lenient decode: %s", warning)
             if frame.afn == Afn.CONFIRM_DENY:
-                self._handle_confirm_deny(frame, pending)
+                self._handle_confirm_deny(units, pending)
                 return
-            units = decode_units(frame.afn, frame.data, Dir.UP)
         except ProtocolError as exc:
             pending.future.set_exception(exc)
             return
@@ -189,16 +191,9 @@ class TerminalSession:
         else:
             pending.expected_rseq = (pending.expected_rseq + 1) & 0x0F
 
-    def _handle_confirm_deny(self, frame: LinkFrame, pending: _Pending) -> None:
-        units = decode_units(frame.afn, frame.data, Dir.UP)
-        fns = {u.fn for u in units}
-        if 2 in fns:
-            pending.future.set_exception(Gdw376Denied(pending.afn))
-            return
-        for unit in units:
-            check = getattr(unit.value, "check", None)
-            if callable(check):
-                check()
+    def _handle_confirm_deny(self, units: list[DataUnit], pending: _Pending) -> None:
+        """AFN00 answering the request: F1 completes it (no data), F2 / a non-zero F3 item raise Gdw376Denied."""
+        check_confirmation(units, pending.afn)
         pending.future.set_result(pending.units)
 
     def _send(self, data: bytes) -> None:

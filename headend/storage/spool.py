@@ -15,14 +15,17 @@ Thread-safe: one connection behind a lock (the daemon calls it through ``asyncio
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from headend.readings import Quality, Reading
-from headend.storage._codec import datetime_from_text, datetime_to_text, decimal_from_text, decimal_to_text
+from headend.storage._codec import datetime_from_text, datetime_to_text, decimal_to_text
 from headend.storage.base import validate_readings
 from headend.storage.errors import SpoolFull, StorageError
 
@@ -65,24 +68,29 @@ def _encode(reading: Reading) -> _Row:
     )
 
 
-def _decode(row: Sequence[object]) -> Reading:
+_QUALITY = {q.value: q for q in Quality}
+
+
+def _decode(row: Sequence[Any]) -> Reading:
+    # the columns are typed (STRICT table) and written only by _encode; the hot path of the writer
     meter, register, tariff, ts, value, unit, quality, source, terminal, pn, received_at = row
-    assert isinstance(tariff, int)
-    assert isinstance(pn, int)
-    assert value is None or isinstance(value, str)
     return Reading(
-        meter=str(meter),
-        register=str(register),
-        tariff=tariff,
-        ts=datetime_from_text(str(ts)),
-        value=decimal_from_text(value),
-        unit=str(unit),
-        quality=Quality(str(quality)),
-        source=str(source),
-        terminal=str(terminal),
-        pn=pn,
-        received_at=datetime_from_text(str(received_at)),
+        meter,
+        register,
+        tariff,
+        _datetime_from_text(ts),
+        None if value is None else Decimal(value),
+        unit,
+        _QUALITY[quality],
+        source,
+        terminal,
+        pn,
+        _datetime_from_text(received_at),
     )
+
+
+#: a batch holds few distinct times (one poll round, one receive instant per frame): parse each once
+_datetime_from_text = functools.lru_cache(maxsize=4096)(datetime_from_text)
 
 
 class Spool:

@@ -39,9 +39,8 @@ _LOGGER = logging.getLogger(__name__)
 #: pg_advisory_xact_lock key held while a migration step runs, so two instances do not race ("headend" in ASCII)
 _MIGRATION_LOCK = 0x68_65_61_64_65_6E_64
 
-_STAGE_COLUMNS = "seq, meter, register, tariff, ts, value, unit, quality, source, terminal, pn, received_at"
-_STAGE_TYPES = ["int4", "text", "text", "int2", "timestamptz", "numeric", "text", "text", "text", "text", "int4",
-                "timestamptz"]  # fmt: skip
+_COLUMNS = "meter, register, tariff, ts, value, unit, quality, source, terminal, pn, received_at"
+_TYPES = ["text", "text", "int2", "timestamptz", "numeric", "text", "text", "text", "text", "int4", "timestamptz"]
 _CREATE_STAGE = """
 CREATE TEMPORARY TABLE readings_stage (
     seq int NOT NULL, meter text NOT NULL, register text NOT NULL, tariff smallint NOT NULL,
@@ -49,7 +48,8 @@ CREATE TEMPORARY TABLE readings_stage (
     terminal text NOT NULL, pn int NOT NULL, received_at timestamptz NOT NULL
 ) ON COMMIT DELETE ROWS
 """
-_COPY = f"COPY readings_stage ({_STAGE_COLUMNS}) FROM STDIN (FORMAT BINARY)"
+_COPY_STAGE = f"COPY readings_stage (seq, {_COLUMNS}) FROM STDIN (FORMAT BINARY)"
+_COPY_DIRECT = f"COPY readings ({_COLUMNS}) FROM STDIN (FORMAT BINARY)"
 _INSERT_NEW = """
 INSERT INTO readings (meter, register, tariff, ts, value, unit, quality, source, terminal, pn, received_at)
 SELECT DISTINCT ON (meter, register, tariff, ts)
@@ -198,13 +198,15 @@ class TimescaleStore:
         self, conn: psycopg.AsyncConnection[tuple[object, ...]], readings: Sequence[Reading]
     ) -> WriteResult:
         async with conn.transaction(), conn.cursor() as cur:
-            async with cur.copy(_COPY) as copy:
-                copy.set_types(_STAGE_TYPES)
-                for seq, r in enumerate(readings):
-                    await copy.write_row(
-                        (seq, r.meter, r.register, r.tariff, r.ts, r.value, r.unit, r.quality.value, r.source,
-                         r.terminal, r.pn, r.received_at)
-                    )  # fmt: skip
+            if len({r.key for r in readings}) == len(readings):
+                try:
+                    async with conn.transaction():  # a savepoint: a clash undoes only this attempt
+                        await _copy(cur, readings, staged=False)
+                except psycopg.errors.UniqueViolation:
+                    pass  # some keys are stored already: sort it out through the staging table
+                else:
+                    return WriteResult(inserted=len(readings), duplicates=0, conflicts=0)
+            await _copy(cur, readings, staged=True)
             await cur.execute(_INSERT_NEW)
             inserted = cur.rowcount
             conflicts = 0
@@ -228,6 +230,16 @@ class TimescaleStore:
         count = row[0]
         assert isinstance(count, int)
         return count
+
+
+async def _copy(cur: psycopg.AsyncCursor[tuple[object, ...]], readings: Sequence[Reading], *, staged: bool) -> None:
+    """Binary COPY of ``readings`` into ``readings``, or into the staging table with each row's position."""
+    async with cur.copy(_COPY_STAGE if staged else _COPY_DIRECT) as copy:
+        copy.set_types(["int4", *_TYPES] if staged else _TYPES)
+        for seq, r in enumerate(readings):
+            row = (r.meter, r.register, r.tariff, r.ts, r.value, r.unit, r.quality.value, r.source, r.terminal, r.pn,
+                   r.received_at)  # fmt: skip
+            await copy.write_row((seq, *row) if staged else row)
 
 
 async def _scalar(conn: psycopg.AsyncConnection[tuple[object, ...]], query: bytes) -> object:

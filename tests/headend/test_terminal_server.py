@@ -276,3 +276,19 @@ async def test_garbage_flood_does_not_disturb_other_terminals(harness: Harness, 
         assert harness.registry.get("4403", 99) is None
     finally:
         await flooder.close()
+
+
+async def test_false_start_is_given_up_after_silence_and_the_login_behind_it_served() -> None:
+    h = make_server(frame_idle_s=0.2)
+    await h.server.start()
+    term = ScriptedTerminal(A)
+    try:
+        await term.connect(h.server.port)
+        # a false 68H claiming 4095 bytes of user data, then a real login: nothing more arrives
+        term.send(b"\x68\xfe\x3f\xfe\x3f\x68" + messages.link_check(A, 1, 5))
+        answer = await term.next_frame()
+        assert (answer.afn, answer.seq.seq) == (Afn.CONFIRM_DENY, 5)
+        assert h.sample("headend_decode_errors_total", protocol="gdw376.1", reason="stalled") >= 1
+    finally:
+        await term.close()
+        await h.server.stop()
