@@ -1,0 +1,124 @@
+"""Every ``firmware_fixtures/dlt645/**/*.toml`` frame decodes to its ``expect`` (format: STYLE.md §3.6).
+
+``expect`` keys compare with :func:`describe_frame`: ``control``, ``function``, ``address``, ``direction``,
+``di``, ``preamble``, ``protocol``, ``error_word``; ``value`` (the only value, as text), ``values`` and
+``names`` (all of them); ``error`` is the class ``ErrorReply.check()`` raises. TOML has no null, so ``""``
+stands for null. A negative case has ``expect_error = "ChecksumError"`` (an exception class name) instead.
+Each file is also replayed through :class:`Dlt645Framer` as one byte stream.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from protocols.dlt645.apdu import ErrorReply, parse_reply
+from protocols.dlt645.describe import describe_frame
+from protocols.dlt645.framer import Dlt645Framer
+from protocols.dlt645.link import Dlt645Frame, parse_frame
+from protocols.errors import Dlt645ErrorResponse, ProtocolError
+
+ROOT = Path(__file__).resolve().parents[3] / "firmware_fixtures" / "dlt645"
+FILES = sorted(ROOT.rglob("*.toml"))
+META_KEYS = frozenset(
+    {"protocol", "vendor", "model", "firmware", "captured_at", "tool", "redacted", "synthetic", "description"}
+)
+FRAME_KEYS = frozenset({"dir", "t", "hex", "note", "expect", "expect_error"})
+DESCRIBED = frozenset({"control", "function", "address", "direction", "di", "preamble", "protocol", "error_word"})
+EXPECT_KEYS = DESCRIBED | {"value", "values", "names", "error"}
+
+
+def _load(path: Path) -> dict[str, Any]:
+    with path.open("rb") as fh:
+        return tomllib.load(fh)
+
+
+FRAMES = [
+    pytest.param(frame, id=f"{path.relative_to(ROOT)}#{i}")
+    for path in FILES
+    for i, frame in enumerate(_load(path)["frame"])
+]
+
+
+def _null(value: Any) -> Any:
+    return None if value == "" else value
+
+
+def _error_raised(frame: Dlt645Frame) -> str:
+    reply = parse_reply(frame)
+    assert isinstance(reply, ErrorReply)
+    with pytest.raises(Dlt645ErrorResponse) as info:
+        reply.check()
+    return type(info.value).__name__
+
+
+def _actual(frame: Dlt645Frame, key: str) -> Any:
+    described = describe_frame(frame)
+    values: list[dict[str, Any]] = described["values"]  # type: ignore[assignment]
+    if key in DESCRIBED:
+        return described[key]
+    if key == "value":
+        (only,) = values
+        return only["value"]
+    if key == "values":
+        return [v["value"] for v in values]
+    if key == "names":
+        return [v["name"] for v in values]
+    return _error_raised(frame)
+
+
+def test_there_are_fixtures() -> None:
+    names = {path.stem for path in FILES}
+    assert {
+        "read_energy_total",
+        "block_read_four_tariffs",
+        "read_address",
+        "error_no_requested_data",
+        "reply_two_fe_preamble",
+        "checksum_is_end_byte",
+    } <= names
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_file_keys(path: Path) -> None:
+    doc = _load(path)
+    assert set(doc) == {"meta", "frame"}
+    assert set(doc["meta"]) <= META_KEYS, set(doc["meta"]) - META_KEYS
+    assert doc["meta"]["protocol"] in {"DL/T 645-2007", "DL/T 645-1997"}
+    if "synthetic" in path.parts:
+        assert doc["meta"]["synthetic"] is True
+    times = [frame["t"] for frame in doc["frame"]]
+    assert times == sorted(times)
+    for frame in doc["frame"]:
+        assert set(frame) <= FRAME_KEYS, set(frame) - FRAME_KEYS
+        assert {"dir", "hex"} <= set(frame) and frame["dir"] in {"up", "down"}
+        assert ("expect" in frame) != ("expect_error" in frame)
+        assert set(frame.get("expect", {})) <= EXPECT_KEYS, set(frame["expect"]) - EXPECT_KEYS
+
+
+@pytest.mark.parametrize("frame", FRAMES)
+def test_frame(frame: dict[str, Any]) -> None:
+    raw = bytes.fromhex(frame["hex"])
+    if "expect_error" in frame:
+        with pytest.raises(ProtocolError) as info:
+            parse_frame(raw)
+        assert type(info.value).__name__ == frame["expect_error"]
+        return
+    parsed = parse_frame(raw)
+    assert parsed.is_reply is (frame["dir"] == "up")
+    assert describe_frame(parsed)["valid"] is True, describe_frame(parsed)["errors"]
+    expected = {key: _null(value) for key, value in frame["expect"].items()}
+    assert {key: _actual(parsed, key) for key in expected} == expected
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_transcript_through_the_framer(path: Path) -> None:
+    frames = _load(path)["frame"]
+    stream = b"".join(bytes.fromhex(frame["hex"]) for frame in frames)
+    good = [parse_frame(bytes.fromhex(f["hex"])) for f in frames if "expect_error" not in f]
+    framer = Dlt645Framer()
+    events = [e for i in range(len(stream)) for e in framer.feed(stream[i : i + 1])]
+    assert [e for e in events if isinstance(e, Dlt645Frame)] == good
