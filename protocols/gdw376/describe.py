@@ -22,8 +22,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import IntEnum
 
-from protocols.errors import ProtocolError
-from protocols.gdw376.link import LinkFrame
+from protocols.errors import ChecksumError, ProtocolError
+from protocols.gdw376.link import LinkFrame, decode_verified
 from protocols.gdw376.units import DataUnit, decode_frame_units, lookup
 
 PROTOCOL = "gdw376.1"
@@ -95,7 +95,20 @@ def describe_frame(frame: LinkFrame) -> dict[str, object]:
 
 
 def describe_error(raw: bytes, exc: ProtocolError) -> dict[str, object]:
-    """Describe bytes that did not parse as a frame: same keys, link fields ``null``."""
+    """Describe bytes that did not parse as a frame. With only the checksum wrong, the link fields and units are
+    still decoded (marked invalid, the checksum error first); otherwise the same keys with link fields ``null``."""
+    if isinstance(exc, ChecksumError):
+        try:
+            frame = decode_verified(bytes(raw))
+        except (ProtocolError, IndexError, KeyError):
+            pass
+        else:
+            described = describe_frame(frame)
+            unit_errors = described["errors"]
+            assert isinstance(unit_errors, list)
+            described["valid"] = False
+            described["errors"] = [_error(exc), *unit_errors]
+            return described
     return {
         "protocol": PROTOCOL,
         "valid": False,

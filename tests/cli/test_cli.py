@@ -114,3 +114,13 @@ def test_demo_json_summary_is_the_last_line(tmp_path: Path) -> None:
     assert summary["readings_stored"] > 0
     assert summary["success_rate"] == 1.0
     assert Path(summary["store"]).exists()
+
+
+def test_decode_bad_checksum_still_shows_the_link_fields() -> None:
+    code, out = invoke("decode", "--json", LOGIN.replace("90 16", "63 16"))
+    assert code == 1
+    (frame,) = json.loads(out)
+    assert frame["valid"] is False
+    assert frame["errors"][0].startswith("ChecksumError")
+    assert frame["address"] == {"a1": "4403", "a2": 12, "msa": 0, "group": False}
+    assert frame["afn"] == 2

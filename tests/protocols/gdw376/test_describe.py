@@ -64,6 +64,17 @@ def test_describe_error() -> None:
     assert described["valid"] is False
     assert described["errors"] == ["ChecksumError: checksum mismatch: computed 94H, frame carries 00H"]
     assert described["raw"] == "683200320068C903440C000002750000010000" + "16"
+    # only the checksum is wrong: what can be decoded still is
+    assert described["address"] == {"a1": "4403", "a2": 12, "msa": 0, "group": False}
+    assert described["afn"] == 2
+
+
+def test_describe_error_without_a_decodable_frame() -> None:
+    raw = LOGIN[:-1] + b"\x00"  # end byte wrong: no link fields are trusted
+    with pytest.raises(ProtocolError) as info:
+        parse_frame(raw)
+    described = describe_error(raw, info.value)
+    assert described["valid"] is False
     assert described["address"] is None
 
 
