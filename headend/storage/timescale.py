@@ -2,13 +2,19 @@
 
 ``write`` is one transaction:
 
-1. binary ``COPY`` of the batch into a session-local staging table (``readings_stage``, a temporary table with
-   ``ON COMMIT DELETE ROWS``, created once per connection rather than per batch so the catalog does not churn),
-   each row numbered by its position in the batch;
-2. ``INSERT INTO readings … SELECT DISTINCT ON (key) … ORDER BY key, seq … ON CONFLICT DO NOTHING``: the first
-   row of each new key is inserted, existing keys are left untouched;
-3. only if some rows were not inserted: the staged rows whose value, unit or quality differ from the stored row
-   go to ``reading_conflicts`` (one per distinct new content, and not again if that content is already recorded).
+* fast path, when the keys of the batch are distinct: binary ``COPY`` straight into ``readings`` inside a
+  savepoint. A batch of new readings, the usual case, costs what a raw COPY costs. If any key is already stored
+  the COPY fails with a unique violation, the savepoint is rolled back, and the batch takes the staging path;
+* staging path:
+
+  1. binary ``COPY`` of the batch into a session-local staging table (``readings_stage``, a temporary table
+     with ``ON COMMIT DELETE ROWS``, created once per connection rather than per batch so the catalog does not
+     churn), each row numbered by its position in the batch;
+  2. ``INSERT INTO readings … SELECT DISTINCT ON (key) … ORDER BY key, seq … ON CONFLICT DO NOTHING``: the
+     first row of each new key is inserted, existing keys are left untouched;
+  3. only if some rows were not inserted: the staged rows whose value, unit or quality differ from the stored
+     row go to ``reading_conflicts`` (one per distinct new content, and not again if that content is already
+     recorded).
 
 Everything else is a duplicate. A replay of the same batch therefore inserts nothing anywhere.
 
