@@ -78,7 +78,7 @@ class HeadendApp:
         self.notifier = notifier or SystemdNotifier()
         self.registry = SessionRegistry(self.metrics)
         self.spool: Spool | None = None
-        self.store: Store | None = None
+        self.store: _MigrateFirst | None = None
         self.writer: SpoolWriter | None = None
         self.ingest: Ingest | None = None
         self.poller: PollPlan | None = None
@@ -93,7 +93,7 @@ class HeadendApp:
         for path in (cfg.storage.spool_path, cfg.storage.sqlite_path):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.spool = await asyncio.to_thread(Spool, cfg.storage.spool_path, max_bytes=cfg.storage.spool_max_bytes)
-        self.store = _MigrateFirst(open_store(cfg.storage.dsn or None, cfg.storage.sqlite_path, tz=cfg.collection.zone))  # type: ignore[assignment]
+        self.store = _MigrateFirst(open_store(cfg.storage.dsn or None, cfg.storage.sqlite_path, tz=cfg.collection.zone))
         await self._open_store()
         self.writer = SpoolWriter(
             self.spool,

@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 
 from headend.metrics import Metrics
 from headend.readings import Reading
-from headend.storage.spool import Spool, SpoolFull
+from headend.storage.errors import SpoolFull
+from headend.storage.spool import Spool
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -81,8 +81,8 @@ class TerminalConnection(asyncio.Protocol, FrameSink):
 
     def idle_check(self, now: float) -> None:
         if self._framer.buffered and now - self.last_rx >= self._server.config.frame_idle_s:
-            for event in self._framer.idle():
-                self._server.discarded(self, event)
+            for dropped in self._framer.idle():
+                self._server.discarded(self, dropped)
             # a real frame found behind the false start is handed out by the next feed
             for event in self._framer.feed(b""):
                 if isinstance(event, Discarded):
