@@ -9,7 +9,6 @@ Each file is also replayed through :class:`Dlt645Framer` as one byte stream.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -20,31 +19,12 @@ from protocols.dlt645.describe import describe_frame
 from protocols.dlt645.framer import Dlt645Framer
 from protocols.dlt645.link import Dlt645Frame, parse_frame
 from protocols.errors import Dlt645ErrorResponse, ProtocolError
+from tests.protocols import fixture_files
 
-ROOT = Path(__file__).resolve().parents[3] / "firmware_fixtures" / "dlt645"
-FILES = sorted(ROOT.rglob("*.toml"))
-META_KEYS = frozenset(
-    {"protocol", "vendor", "model", "firmware", "captured_at", "tool", "redacted", "synthetic", "description"}
-)
-FRAME_KEYS = frozenset({"dir", "t", "hex", "note", "expect", "expect_error"})
+FILES = fixture_files.files("dlt645")
+FRAMES = fixture_files.frame_params(FILES)
 DESCRIBED = frozenset({"control", "function", "address", "direction", "di", "preamble", "protocol", "error_word"})
 EXPECT_KEYS = DESCRIBED | {"value", "values", "names", "error"}
-
-
-def _load(path: Path) -> dict[str, Any]:
-    with path.open("rb") as fh:
-        return tomllib.load(fh)
-
-
-FRAMES = [
-    pytest.param(frame, id=f"{path.relative_to(ROOT)}#{i}")
-    for path in FILES
-    for i, frame in enumerate(_load(path)["frame"])
-]
-
-
-def _null(value: Any) -> Any:
-    return None if value == "" else value
 
 
 def _error_raised(frame: Dlt645Frame) -> str:
@@ -82,21 +62,9 @@ def test_there_are_fixtures() -> None:
     } <= names
 
 
-@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize("path", FILES, ids=fixture_files.file_id)
 def test_file_keys(path: Path) -> None:
-    doc = _load(path)
-    assert set(doc) == {"meta", "frame"}
-    assert set(doc["meta"]) <= META_KEYS, set(doc["meta"]) - META_KEYS
-    assert doc["meta"]["protocol"] in {"DL/T 645-2007", "DL/T 645-1997"}
-    if "synthetic" in path.parts:
-        assert doc["meta"]["synthetic"] is True
-    times = [frame["t"] for frame in doc["frame"]]
-    assert times == sorted(times)
-    for frame in doc["frame"]:
-        assert set(frame) <= FRAME_KEYS, set(frame) - FRAME_KEYS
-        assert {"dir", "hex"} <= set(frame) and frame["dir"] in {"up", "down"}
-        assert ("expect" in frame) != ("expect_error" in frame)
-        assert set(frame.get("expect", {})) <= EXPECT_KEYS, set(frame["expect"]) - EXPECT_KEYS
+    fixture_files.check_file(path, protocols={"DL/T 645-2007", "DL/T 645-1997"}, expect_keys=EXPECT_KEYS)
 
 
 @pytest.mark.parametrize("frame", FRAMES)
@@ -110,13 +78,13 @@ def test_frame(frame: dict[str, Any]) -> None:
     parsed = parse_frame(raw)
     assert parsed.is_reply is (frame["dir"] == "up")
     assert describe_frame(parsed)["valid"] is True, describe_frame(parsed)["errors"]
-    expected = {key: _null(value) for key, value in frame["expect"].items()}
+    expected = fixture_files.nulls(frame["expect"])
     assert {key: _actual(parsed, key) for key in expected} == expected
 
 
-@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize("path", FILES, ids=fixture_files.file_id)
 def test_transcript_through_the_framer(path: Path) -> None:
-    frames = _load(path)["frame"]
+    frames = fixture_files.load(path)["frame"]
     stream = b"".join(bytes.fromhex(frame["hex"]) for frame in frames)
     good = [parse_frame(bytes.fromhex(f["hex"])) for f in frames if "expect_error" not in f]
     framer = Dlt645Framer()

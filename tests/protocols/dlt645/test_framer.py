@@ -11,6 +11,7 @@ from protocols.common.scramble import sub33
 from protocols.dlt645.framer import MAX_PREAMBLE, Dlt645Framer
 from protocols.dlt645.link import Dlt645Frame, build_frame, parse_frame
 from protocols.errors import LocalProtocolError
+from tests.protocols import streams
 
 from .strategies import chunked, frames, garbage, noise
 from .test_link import CS_IS_END_BYTE, READ_ADDRESS, READ_REPLY, READ_REQUEST
@@ -19,19 +20,15 @@ Event = Dlt645Frame | Discarded
 
 
 def feed_all(chunks: list[bytes], framer: Dlt645Framer | None = None) -> list[Event]:
-    framer = framer or Dlt645Framer()
-    events: list[Event] = []
-    for chunk in chunks:
-        events += framer.feed(chunk)
-    return events
+    return streams.feed_all(framer or Dlt645Framer(), chunks)
 
 
 def frames_of(events: list[Event]) -> list[bytes]:
-    return [e.raw for e in events if isinstance(e, Dlt645Frame)]
+    return [frame.raw for frame in streams.split_events(events)[0]]
 
 
 def discards_of(events: list[Event]) -> list[tuple[str, bytes]]:
-    return [(e.reason, e.data) for e in events if isinstance(e, Discarded)]
+    return streams.split_events(events)[1]
 
 
 def test_framer_implements_the_shared_protocol() -> None:
