@@ -47,7 +47,7 @@ from protocols.errors import (
     UnknownDataItem,
 )
 
-from .strategies import addresses, frame_fields, item_values
+from .strategies import ALL_ITEMS, addresses, frame_fields, item_values
 from .test_link import READ_ADDRESS, READ_REPLY, READ_REQUEST
 
 METER = "000000000161"
@@ -284,6 +284,21 @@ def test_build_read_reply_parse_reply_round_trip(
     assert [v.value for v in reply.values] == values
     assert [v.name for v in reply.values] == list(item.value_names(len(values)))
     assert all(v.unit == item.unit for v in reply.values)
+
+
+def test_every_registered_di_round_trips_its_largest_value_and_no_value() -> None:
+    for item in ALL_ITEMS:
+        largest = Decimal(256**item.size - 1) if item.binary else Decimal(10 ** (2 * item.size) - 1)
+        if item.signed:
+            largest = -Decimal(8 * 10 ** (2 * item.size - 1) - 1)
+        largest = largest.scaleb(-item.decimals)
+        values: list[Decimal | None] = [largest, None] if item.repeat else [largest]
+        reply = parse_reply(parse_frame(build_read_reply(METER, item.di, values, edition=item.edition)))
+        assert isinstance(reply, ReadReply), item
+        assert [v.value for v in reply.values] == values, item
+        if not item.binary:
+            none_reply = parse_reply(parse_frame(build_read_reply(METER, item.di, [None], edition=item.edition)))
+            assert isinstance(none_reply, ReadReply) and none_reply.values[0].value is None
 
 
 @given(addresses, st.integers(min_value=0, max_value=0x1F), st.integers(min_value=0, max_value=0xFF))
