@@ -151,14 +151,18 @@ def _decode_read(frame: Dlt645Frame, edition: Edition, *, follow: bool) -> ReadR
     size = DI_SIZE[edition]
     data = frame.data
     if len(data) < size + follow:
-        raise DecodeError(f"read reply holds {len(data)} bytes, less than its DI", raw=data)
+        raise DecodeError(f"read reply holds {len(data)} bytes, less than its DI", raw=frame.raw)
     di = int.from_bytes(data[:size], "little")
-    item = lookup(di, edition=edition)
+    item = lookup(di, edition=edition, raw=frame.raw)
     body = data[size : len(data) - 1] if follow else data[size:]
+    try:
+        values = values_of(item, body)
+    except DecodeError as exc:
+        raise DecodeError(str(exc), raw=frame.raw, path=f"{item.di_text} {item.name}") from exc
     return ReadReply(
         address=frame.address,
         di=di,
-        values=values_of(item, body),
+        values=values,
         has_follow_up=frame.has_follow_up,
         raw_data=body,
         edition=edition,

@@ -80,7 +80,7 @@ class DataItem:
         if not self.repeat:
             return (self.name,)
         if count > len(self.parts):
-            raise DecodeError(f"{count} values, but the {self.name} block has {len(self.parts)}", path=self.name)
+            raise DecodeError(f"{count} values, but the {self.name} block has {len(self.parts)}")
         return tuple(self.parts[i] for i in range(count))
 
     def decode(self, raw: bytes) -> tuple[Decimal | None, ...]:
@@ -94,7 +94,7 @@ class DataItem:
             if not raw or len(raw) % size:
                 raise DecodeError(f"{len(raw)} bytes are not a whole number of {size}-byte values", raw=raw)
         elif len(raw) != size:
-            raise DecodeError(f"{len(raw)} bytes where {self.fmt} takes {size}", raw=raw, path=self.name)
+            raise DecodeError(f"{len(raw)} bytes where {self.fmt} takes {size}", raw=raw)
         self.value_names(len(raw) // size)
         return tuple(self._decode_one(raw[i : i + size]) for i in range(0, len(raw), size))
 
@@ -347,8 +347,9 @@ DATA_ITEMS_1997: dict[int, DataItem] = _catalogue_1997()
 _CATALOGUES = {Edition.V2007: DATA_ITEMS, Edition.V1997: DATA_ITEMS_1997}
 
 
-def lookup(di: int, *, edition: Edition = Edition.V2007) -> DataItem:
-    """The catalogue entry for ``di``; raises :class:`UnknownDataItem` when there is none.
+def lookup(di: int, *, edition: Edition = Edition.V2007, raw: bytes = b"") -> DataItem:
+    """The catalogue entry for ``di``; raises :class:`UnknownDataItem` (carrying ``raw``, the frame being
+    decoded, as evidence) when there is none.
 
     >>> lookup(0x00010000).name
     'ENERGY_FORWARD_ACTIVE_TOTAL'
@@ -356,6 +357,6 @@ def lookup(di: int, *, edition: Edition = Edition.V2007) -> DataItem:
     try:
         return _CATALOGUES[edition][di]
     except KeyError:
-        exc = UnknownDataItem(di)
+        exc = UnknownDataItem(di, raw=raw)
         exc.args = (f"unknown data identifier {format_di(di, edition)} ({edition.value})",)
         raise exc from None

@@ -147,7 +147,8 @@ def test_parse_ack() -> None:
         (0x93, "6101", "not 6"),
         (0x97, "08", "no decoder"),
         (0x91, "04030201 00", "unknown data identifier 01020304"),
-        (0x91, "00000100 563412", "3 bytes where"),
+        (0x91, "00000100 563412", "00010000 ENERGY_FORWARD_ACTIVE_TOTAL: 3 bytes where XXXXXX.XX takes 4"),
+        (0x91, "00010102 0A10", "02010100 VOLTAGE_A: byte 0AH is not BCD"),
     ],
 )
 def test_parse_reply_refuses(control: int, data: str, error: str) -> None:
@@ -161,6 +162,7 @@ def test_unknown_di_is_its_own_class() -> None:
     with pytest.raises(UnknownDataItem) as info:
         parse_reply(frame)
     assert info.value.di == 0x01020304
+    assert info.value.raw == frame.raw
 
 
 def test_parse_request() -> None:
