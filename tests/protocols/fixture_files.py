@@ -8,11 +8,15 @@ test passes its own ``expect`` keys and ``[meta] protocol`` names; the file stru
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
+
+from protocols.errors import ProtocolError
+
+F = TypeVar("F")
 
 ROOT = Path(__file__).resolve().parents[2] / "firmware_fixtures"
 #: Keys ``[meta]`` may have; anything else fails (STYLE.md §3.6 "unknown keys fail").
@@ -72,3 +76,15 @@ def nulls(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: nulls(v) for k, v in value.items()}
     return value
+
+
+def parse_expecting(frame: dict[str, Any], parse: Callable[[bytes], F]) -> F | None:
+    """Parse a frame's ``hex``. For a negative case (``expect_error``) assert that parsing raises the named
+    :class:`ProtocolError` subclass and return ``None``."""
+    raw = bytes.fromhex(frame["hex"])
+    if "expect_error" not in frame:
+        return parse(raw)
+    with pytest.raises(ProtocolError) as info:
+        parse(raw)
+    assert type(info.value).__name__ == frame["expect_error"]
+    return None

@@ -18,7 +18,7 @@ from protocols.dlt645.apdu import ErrorReply, parse_reply
 from protocols.dlt645.describe import describe_frame
 from protocols.dlt645.framer import Dlt645Framer
 from protocols.dlt645.link import Dlt645Frame, parse_frame
-from protocols.errors import Dlt645ErrorResponse, ProtocolError
+from protocols.errors import Dlt645ErrorResponse
 from tests.protocols import fixture_files
 
 FILES = fixture_files.files("dlt645")
@@ -69,13 +69,9 @@ def test_file_keys(path: Path) -> None:
 
 @pytest.mark.parametrize("frame", FRAMES)
 def test_frame(frame: dict[str, Any]) -> None:
-    raw = bytes.fromhex(frame["hex"])
-    if "expect_error" in frame:
-        with pytest.raises(ProtocolError) as info:
-            parse_frame(raw)
-        assert type(info.value).__name__ == frame["expect_error"]
+    parsed = fixture_files.parse_expecting(frame, parse_frame)
+    if parsed is None:
         return
-    parsed = parse_frame(raw)
     assert parsed.is_reply is (frame["dir"] == "up")
     assert describe_frame(parsed)["valid"] is True, describe_frame(parsed)["errors"]
     expected = fixture_files.nulls(frame["expect"])
