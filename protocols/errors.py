@@ -52,9 +52,7 @@ class ChecksumError(FrameError):
 class DecodeError(RemoteProtocolError):
     """The link frame is valid but its application data cannot be decoded."""
 
-    def __init__(
-        self, message: str, *, raw: bytes = b"", offset: int | None = None, path: str | None = None
-    ) -> None:
+    def __init__(self, message: str, *, raw: bytes = b"", offset: int | None = None, path: str | None = None) -> None:
         super().__init__(message if path is None else f"{path}: {message}", raw=raw, offset=offset)
         self.path = path
 

@@ -21,7 +21,7 @@ def test_example_config_is_valid_and_matches_defaults() -> None:
 def test_errors_name_file_line_and_key(tmp_path: Path) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(
-        "# comment\n[server]\nport = 70000\n\n[collection]\npoints = \"0-5\"\nintervall_s = 3\n"
+        '# comment\n[server]\nport = 70000\n\n[collection]\npoints = "0-5"\nintervall_s = 3\n'
         'timezone = "Mars/Olympus"\n'
     )
     with pytest.raises(ConfigError) as info:
