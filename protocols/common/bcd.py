@@ -96,8 +96,12 @@ def decode_decimal(raw: bytes | bytearray | memoryview, decimals: int, *, signed
     if signed:
         negative = bool(data[-1] & 0x80)
         data = data[:-1] + bytes((data[-1] & 0x7F,))
-    magnitude = bcd_to_int(data)
-    value = Decimal(magnitude).scaleb(-decimals)
+    # Hex of the reversed bytes is the digit string, most significant first; a nibble above 9 shows as a
+    # letter. This is ~2x faster than a per-byte loop (benchmarks/README.md) and gives identical Decimals.
+    digits = data[::-1].hex()
+    if not digits.isdigit():
+        bcd_to_int(data)  # raises DecodeError naming the first byte that is not BCD
+    value = Decimal(int(digits)).scaleb(-decimals)
     return -value if negative else value
 
 
