@@ -8,46 +8,19 @@ out). TOML has no null, so ``""`` inside ``units`` stands for null ("no value").
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from protocols.errors import ProtocolError
 from protocols.gdw376.describe import describe_frame
 from protocols.gdw376.link import Dir, LinkFrame, parse_frame
+from tests.protocols import fixture_files
 
-ROOT = Path(__file__).resolve().parents[3] / "firmware_fixtures" / "gdw376"
-FILES = sorted(ROOT.rglob("*.toml"))
-META_KEYS = frozenset(
-    {"protocol", "vendor", "model", "firmware", "captured_at", "tool", "redacted", "synthetic", "description"}
-)
-FRAME_KEYS = frozenset({"dir", "t", "hex", "note", "expect", "expect_error"})
-
-
-def _load(path: Path) -> dict[str, Any]:
-    with path.open("rb") as fh:
-        return tomllib.load(fh)
-
-
-FRAMES = [
-    pytest.param(frame, id=f"{path.relative_to(ROOT)}#{i}")
-    for path in FILES
-    for i, frame in enumerate(_load(path)["frame"])
-]
-
-
-def _nulls(value: Any) -> Any:
-    """TOML's stand-in for null ("") back to None, recursively."""
-    if value == "":
-        return None
-    if isinstance(value, list):
-        return [_nulls(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _nulls(v) for k, v in value.items()}
-    return value
+FILES = fixture_files.files("gdw376")
+FRAMES = fixture_files.frame_params(FILES)
+PROTOCOLS = ("Q/GDW 376.1-2009", "Q/GDW 1376.1-2013")
 
 
 def _units(frame: LinkFrame) -> list[dict[str, object]]:
@@ -75,33 +48,17 @@ def test_there_are_fixtures() -> None:
     assert FRAMES
 
 
-@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize("path", FILES, ids=fixture_files.file_id)
 def test_file_keys(path: Path) -> None:
-    doc = _load(path)
-    assert set(doc) == {"meta", "frame"}
-    assert set(doc["meta"]) <= META_KEYS, set(doc["meta"]) - META_KEYS
-    assert "protocol" in doc["meta"]
-    if "synthetic" in path.parts:
-        assert doc["meta"]["synthetic"] is True
-    times = [frame["t"] for frame in doc["frame"]]
-    assert times == sorted(times)
-    for frame in doc["frame"]:
-        assert set(frame) <= FRAME_KEYS, set(frame) - FRAME_KEYS
-        assert {"dir", "hex"} <= set(frame)
-        assert ("expect" in frame) != ("expect_error" in frame)
-        assert set(frame.get("expect", {})) <= set(CHECKS), set(frame["expect"]) - set(CHECKS)
+    fixture_files.check_file(path, protocols=PROTOCOLS, expect_keys=CHECKS)
 
 
 @pytest.mark.parametrize("frame", FRAMES)
 def test_frame(frame: dict[str, Any]) -> None:
-    raw = bytes.fromhex(frame["hex"])
-    if "expect_error" in frame:
-        with pytest.raises(ProtocolError) as info:
-            parse_frame(raw)
-        assert type(info.value).__name__ == frame["expect_error"]
+    parsed = fixture_files.parse_expecting(frame, parse_frame)
+    if parsed is None:
         return
-    parsed = parse_frame(raw)
     assert parsed.dir is {"up": Dir.UP, "down": Dir.DOWN}[frame["dir"]]
-    assert parsed.to_bytes() == raw
+    assert parsed.to_bytes() == bytes.fromhex(frame["hex"])
     actual = {key: CHECKS[key](parsed) for key in frame["expect"]}
-    assert actual == _nulls(frame["expect"])
+    assert actual == fixture_files.nulls(frame["expect"])
