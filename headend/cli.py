@@ -132,29 +132,34 @@ def db_migrate(config_path: Path | None, dsn: str | None) -> None:
 @CONFIG_OPTION
 @click.option("--dsn", help="TimescaleDB DSN (overrides the config).")
 def db_status(config_path: Path | None, dsn: str | None) -> None:
-    """Schema version, rows stored and spool depth."""
+    """Store edition, schema version, rows stored, conflicts, and what waits in the spool."""
     from headend.storage.base import open_store
     from headend.storage.spool import Spool
 
     overrides = {"storage": {"dsn": dsn}} if dsn is not None else None
     config = _load(config_path, overrides)
 
-    async def go() -> tuple[int, int]:
+    async def go() -> tuple[str, int, int, int]:
         store = open_store(config.storage.dsn or None, config.storage.sqlite_path, tz=config.collection.zone)
         await store.open()
         try:
-            return await store.schema_version(), await store.count_readings()
+            version = await store.schema_version()
+            return store.edition.value, version, await store.count_readings(), await store.count_conflicts()
         finally:
             await store.close()
 
-    version, count = asyncio.run(go())
+    edition, version, count, conflicts = asyncio.run(go())
+    click.echo(f"store: {edition}")
     click.echo(f"schema version: {version}")
     click.echo(f"readings stored: {count}")
+    click.echo(f"conflicts recorded: {conflicts}")
     if config.storage.spool_path.exists():
         spool = Spool(config.storage.spool_path)
         try:
             oldest = spool.oldest_received()
-            click.echo(f"spool: {spool.depth()} readings waiting, oldest received {oldest or '-'}")
+            click.echo(
+                f"spool: {spool.depth()} readings waiting ({spool.size_bytes()} bytes), oldest received {oldest or '-'}"
+            )
         finally:
             spool.close()
     else:

@@ -66,6 +66,13 @@ class Store(Protocol):
     async def schema_version(self) -> int:
         """The highest applied migration, 0 for an empty database."""
 
+    async def count_conflicts(self) -> int:
+        """Rows in ``reading_conflicts``."""
+
+    @property
+    def edition(self) -> Edition:
+        """Which database this is (known once the store is open)."""
+
 
 def validate_reading(reading: Reading) -> None:
     """Raise ``ValueError`` for a reading no store can keep exactly.

@@ -93,6 +93,7 @@ def test_db_migrate_and_status_on_the_embedded_store(tmp_path: Path) -> None:
     code, out = invoke("db", "status", "-c", str(cfg))
     assert code == 0, out
     assert "readings stored: 0" in out
+    assert "store: sqlite" in out and "conflicts recorded: 0" in out
 
 
 def test_db_migrate_on_timescaledb(fresh_db_dsn: str) -> None:
