@@ -71,7 +71,9 @@ class PollPlan:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    def _delay(self, first: bool) -> float:
+    def next_delay(self, first: bool) -> float:
+        """Seconds until the next poll of a terminal: the first within jitter × interval of its login, later ones
+        interval ± jitter × interval / 2."""
         interval, jitter = self._config.interval_s, self._config.jitter
         if first:
             return self._rng.uniform(0, jitter * interval)
@@ -80,7 +82,7 @@ class PollPlan:
     async def _poll_forever(self, session: TerminalSession) -> None:
         first = True
         while not session.closed:
-            await asyncio.sleep(self._delay(first))
+            await asyncio.sleep(self.next_delay(first))
             first = False
             try:
                 await self.poll_once(session)
