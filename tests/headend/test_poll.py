@@ -43,4 +43,3 @@ def test_no_jitter_means_fixed_interval() -> None:
     p = plan(60, 0.0)
     assert {p.next_delay(first=False) for _ in range(10)} == {60.0}
     assert {p.next_delay(first=True) for _ in range(10)} == {0.0}
-
