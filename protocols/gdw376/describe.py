@@ -18,6 +18,7 @@ link fields, with ``valid=false`` and the reason in ``errors``; a frame that doe
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from enum import IntEnum
@@ -45,6 +46,8 @@ def to_json(value: object) -> object:
         return bytes(value).hex().upper()
     if isinstance(value, tuple | list):
         return [to_json(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): to_json(v) for k, v in value.items()}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
     return repr(value)

@@ -12,9 +12,11 @@ sign in D7 of the last byte); A.13, A.14, A.15, A.20 and A.25 follow PROTOCOLS.m
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from protocols.common.bcd import bcd_byte, decode_decimal, encode_decimal, is_no_value, to_bcd_byte
 from protocols.errors import DecodeError, LocalProtocolError
@@ -142,3 +144,91 @@ def encode_a20(value: date | None) -> bytes:
     if value is None:
         return b"\xee" * 3
     return _encode_bcd((value.day, value.month, _year(value)))
+
+
+# --- format objects for declarative layouts (protocols.gdw376.layout.Format) -------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CodedFormat:
+    """A format given by a decode/encode pair (dates and times)."""
+
+    name: str
+    size: int
+    decode_fn: Callable[[Raw], Any]
+    encode_fn: Callable[[Any], bytes]
+
+    def decode(self, raw: Raw) -> Any:
+        return self.decode_fn(raw)
+
+    def encode(self, value: Any) -> bytes:
+        return self.encode_fn(value)
+
+
+@dataclass(frozen=True, slots=True)
+class BinFormat:
+    """BIN: an unsigned little-endian binary integer of ``size`` bytes (§5 "BIN" fields: counts, ports, ids)."""
+
+    size: int
+
+    @property
+    def name(self) -> str:
+        return f"BIN{self.size}"
+
+    def decode(self, raw: Raw) -> int:
+        return int.from_bytes(_check_size(raw, self.size, self.name), "little")
+
+    def encode(self, value: int) -> bytes:
+        if not 0 <= value < 1 << (8 * self.size):
+            raise LocalProtocolError(f"{value} does not fit {self.name}")
+        return value.to_bytes(self.size, "little")
+
+
+@dataclass(frozen=True, slots=True)
+class AsciiFormat:
+    """ASCII text of fixed ``size`` (AFN09 F1 vendor code, versions); trailing NUL/space padding is dropped on
+    decode and added (spaces) on encode."""
+
+    size: int
+
+    @property
+    def name(self) -> str:
+        return f"ASCII{self.size}"
+
+    def decode(self, raw: Raw) -> str:
+        data = _check_size(raw, self.size, self.name)
+        try:
+            return data.rstrip(b"\x00 ").decode("ascii")
+        except UnicodeDecodeError as exc:
+            raise DecodeError(f"not ASCII: {data.hex(' ')}", raw=data, path=self.name) from exc
+
+    def encode(self, value: str) -> bytes:
+        data = value.encode("ascii")
+        if len(data) > self.size:
+            raise LocalProtocolError(f"{value!r} is longer than {self.size}")
+        return data.ljust(self.size, b" ")
+
+
+@dataclass(frozen=True, slots=True)
+class RawFormat:
+    """Bytes kept as they are (bit strings, reserved fields, passwords)."""
+
+    size: int
+
+    @property
+    def name(self) -> str:
+        return f"BS{self.size * 8}"
+
+    def decode(self, raw: Raw) -> bytes:
+        return _check_size(raw, self.size, self.name)
+
+    def encode(self, value: bytes) -> bytes:
+        if len(value) != self.size:
+            raise LocalProtocolError(f"{self.name} needs {self.size} bytes, got {len(value)}")
+        return bytes(value)
+
+
+A1 = CodedFormat("A.1", 6, decode_a1, encode_a1)
+A15 = CodedFormat("A.15", 5, decode_a15, encode_a15)
+A20 = CodedFormat("A.20", 3, decode_a20, encode_a20)
+BIN1, BIN2, BIN4 = BinFormat(1), BinFormat(2), BinFormat(4)

@@ -13,9 +13,23 @@ from datetime import datetime
 from decimal import Decimal
 
 from protocols.errors import LocalProtocolError
-from protocols.gdw376.formats import A11, A14, DecimalFormat, decode_a1, decode_a15, encode_a1, encode_a15
+from protocols.gdw376.formats import (
+    A5,
+    A7,
+    A9,
+    A11,
+    A14,
+    A15,
+    A25,
+    DecimalFormat,
+    decode_a1,
+    decode_a15,
+    encode_a1,
+    encode_a15,
+)
+from protocols.gdw376.layout import Field, Layout
 from protocols.gdw376.link import Afn, Dir
-from protocols.gdw376.units.registry import UnitCodec, UnitReader, no_body, register
+from protocols.gdw376.units.registry import UnitCodec, UnitReader, from_layout, no_body, register
 
 F2_TERMINAL_CLOCK = 2
 F129_FORWARD_ACTIVE = 129
@@ -82,3 +96,29 @@ for _fn, _name, _fmt in (
 ):
     register(Afn.REQUEST_CLASS1, _fn, (Dir.DOWN,), no_body(_name))
     register(Afn.REQUEST_CLASS1, _fn, (Dir.UP,), _indication_codec(_name, _fmt))
+
+
+# --- declarative codecs (protocols.gdw376.layout) -----------------------------------------------------------
+
+#: F25 当前三相及总有/无功功率、功率因数，三相电压、电流、零序电流、视在功率 (PROTOCOLS.md A.9, 67 bytes).
+F25_LAYOUT: Layout = (
+    Field("read_time", A15, "终端抄表时间"),
+    *(Field(f"p_{ph}", A9, "有功功率") for ph in ("total", "a", "b", "c")),
+    *(Field(f"q_{ph}", A9, "无功功率") for ph in ("total", "a", "b", "c")),
+    *(Field(f"pf_{ph}", A5, "功率因数") for ph in ("total", "a", "b", "c")),
+    *(Field(f"u_{ph}", A7, "电压") for ph in ("a", "b", "c")),
+    *(Field(f"i_{ph}", A25, "电流") for ph in ("a", "b", "c", "0")),
+    *(Field(f"s_{ph}", A9, "视在功率") for ph in ("total", "a", "b", "c")),
+)
+register(
+    Afn.REQUEST_CLASS1,
+    25,
+    (Dir.DOWN,),
+    no_body("当前三相及总有/无功功率、功率因数，三相电压、电流、零序电流、视在功率"),
+)
+register(
+    Afn.REQUEST_CLASS1,
+    25,
+    (Dir.UP,),
+    from_layout("当前三相及总有/无功功率、功率因数，三相电压、电流、零序电流、视在功率", F25_LAYOUT),
+)

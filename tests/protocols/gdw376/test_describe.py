@@ -48,10 +48,10 @@ def test_describe_is_json_and_shows_ec_and_bodiless_units() -> None:
 
 
 def test_units_that_do_not_decode_still_describe_the_link() -> None:
-    raw = framed("88 0344 0C00 04 0C 61 0101 0103 00")  # AFN0C F25: no codec
+    raw = framed("88 0344 0C00 04 0C 61 0101 801E 00")  # AFN0C F248: no codec
     described = describe_frame(parse_frame(raw))
     assert described["valid"] is False
-    assert described["errors"] == ["UnsupportedFn: no codec for AFN0C F25"]
+    assert described["errors"] == ["UnsupportedFn: no codec for AFN0C F248"]
     assert described["address"] == {"a1": "4403", "a2": 12, "msa": 2, "group": False}
     assert described["units"] == []
 

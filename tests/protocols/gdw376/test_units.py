@@ -170,10 +170,10 @@ def test_malformed_bodies_raise_decode_error_with_path(afn: int, data: bytes, pa
 
 
 def test_unknown_fn() -> None:
-    data = bytes.fromhex("0101 0103")  # AFN0C F25, no codec in this slice
+    data = bytes.fromhex("0101 801E")  # AFN0C F248: not defined by the standard, no codec
     with pytest.raises(UnsupportedFn) as info:
         decode_units(0x0C, data, U)
-    assert (info.value.afn, info.value.fn, info.value.raw) == (0x0C, 25, data)
+    assert (info.value.afn, info.value.fn, info.value.raw) == (0x0C, 248, data)
     with pytest.raises(UnsupportedFn):
         decode_units(0x02, bytes.fromhex("0000 0100"), D)  # login is uplink only
 
@@ -181,7 +181,7 @@ def test_unknown_fn() -> None:
 @pytest.mark.parametrize(
     ("afn", "unit", "direction"),
     [
-        (0x0C, DataUnit(1, 25), D),  # no codec
+        (0x0C, DataUnit(1, 248), D),  # no codec
         (0x0C, DataUnit(0, 2, "now"), D),  # request has no body
         (0x0C, DataUnit(0, 2, "now"), U),  # wrong value type
         (0x0C, DataUnit(1, 129, TerminalClock(CLOCK)), U),
@@ -227,7 +227,7 @@ def test_decode_frame_units_reports_the_first_error_when_the_fallback_fails_too(
     with pytest.raises(DecodeError, match="truncated: needs 6 bytes, 5 left"):
         decode_frame_units(parse_frame(raw))
     with pytest.raises(UnsupportedFn):
-        decode_frame_units(parse_frame(framed("A8 0344 0C00 04 0C 61 0101 0103 0301")))
+        decode_frame_units(parse_frame(framed("A8 0344 0C00 04 0C 61 0101 801E 0301")))
     with pytest.raises(DecodeError):  # no EC to give back
         decode_frame_units(parse_frame(framed("88 0344 0C00 04 0C 61 0000 0200 01")))
 

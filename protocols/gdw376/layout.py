@@ -1,0 +1,230 @@
+"""Declarative data-unit layouts: one description per Fn body, from which come a construct schema (interpreted,
+and compiled for speed), the decoder, the encoder and the size rule (STYLE.md §3.2 construct rules).
+
+A layout is a tuple of elements, in wire order (Q/GDW 376.1 §5 数据单元格式 tables read top to bottom):
+
+- :class:`Field` — one value in an appendix-A format (``A.14``…) or any :class:`Format`;
+- :class:`Count` — a binary count byte (or two) that a later :class:`Repeat` uses, e.g. F129's M (费率数);
+- :class:`Repeat` — a group repeated ``count + offset`` times (``count`` names a :class:`Count`, or is an int).
+
+How it runs (STYLE.md §3.2): the compiled schema parses only raw byte fields and counts — no Adapters, no
+Checksums, ``this.`` expressions only — and the result is converted to Python values in one explicit pass. A
+compiled ``Bytes(n)`` does *not* notice truncated input, so after parsing the size implied by the counts is
+checked against the bytes available; on any error the interpreted schema re-parses for a precise path.
+
+The value of a decoded unit is a :class:`Record`: an immutable, ordered mapping of field name → value (a
+:class:`Repeat` gives a tuple of Records, or of plain values when its group has a single :class:`Field`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import construct as cs
+from construct import this
+
+from protocols.errors import DecodeError, LocalProtocolError
+
+
+class Format(Protocol):
+    """An appendix-A data format: fixed ``size`` bytes ⇄ a Python value (None = the EE "no value" filler)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def size(self) -> int: ...
+
+    def decode(self, raw: bytes) -> Any: ...
+
+    def encode(self, value: Any) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: str
+    fmt: Format
+    title: str = ""  #: the standard's term, e.g. "终端抄表时间"
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    """A binary (little-endian) count that a later :class:`Repeat` refers to by ``name``."""
+
+    name: str
+    size: int = 1
+    title: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Repeat:
+    name: str
+    count: str | int  #: the name of an earlier :class:`Count`, or a fixed number
+    fields: tuple[Element, ...]
+    offset: int = 0  #: items = count + offset (F129: M + 1 values, total then tariffs)
+    title: str = ""
+
+
+Element = Field | Count | Repeat
+Layout = tuple[Element, ...]
+
+
+class Record(Mapping[str, Any]):
+    """An immutable, ordered, hashable mapping: the decoded body of one data unit."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[str, Any] | Sequence[tuple[str, Any]]) -> None:
+        pairs = tuple(items.items()) if isinstance(items, Mapping) else tuple(items)
+        self._items: dict[str, Any] = dict(pairs)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._items.items()))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Mapping):
+            return dict(self._items) == dict(other)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"Record({self._items!r})"
+
+
+_COUNT_TYPES = {1: cs.Int8ul, 2: cs.Int16ul}
+
+
+def _count_expr(rep: Repeat) -> Any:
+    if isinstance(rep.count, int):
+        return rep.count + rep.offset
+    return getattr(this, rep.count) + rep.offset
+
+
+def schema(layout: Layout) -> cs.Struct:
+    """The interpreted construct schema (raw fields, counts) of ``layout``; ``.compile()`` it for speed."""
+    members: list[Any] = []
+    for element in layout:
+        if isinstance(element, Field):
+            members.append(element.name / cs.Bytes(element.fmt.size))
+        elif isinstance(element, Count):
+            members.append(element.name / _COUNT_TYPES[element.size])
+        else:
+            members.append(element.name / cs.Array(_count_expr(element), schema(element.fields)))
+    return cs.Struct(*members)
+
+
+def _items(rep: Repeat, context: Mapping[str, Any]) -> int:
+    return (rep.count if isinstance(rep.count, int) else int(context[rep.count])) + rep.offset
+
+
+def _is_scalar(rep: Repeat) -> bool:
+    return len(rep.fields) == 1 and isinstance(rep.fields[0], Field)
+
+
+def raw_size(layout: Layout, container: Mapping[str, Any]) -> int:
+    """Bytes a parsed body occupies, from its counts (the check a compiled ``Bytes`` does not make)."""
+    total = 0
+    for element in layout:
+        if isinstance(element, Field):
+            total += element.fmt.size
+        elif isinstance(element, Count):
+            total += element.size
+        else:
+            total += sum(raw_size(element.fields, item) for item in container[element.name])
+    return total
+
+
+def _convert(layout: Layout, container: Mapping[str, Any], path: str) -> Record:
+    out: list[tuple[str, Any]] = []
+    for element in layout:
+        name = element.name
+        if isinstance(element, Field):
+            try:
+                out.append((name, element.fmt.decode(bytes(container[name]))))
+            except DecodeError as exc:
+                raise DecodeError(str(exc), raw=bytes(container[name]), path=f"{path}/{name}") from exc
+        elif isinstance(element, Count):
+            out.append((name, int(container[name])))
+        else:
+            items = [_convert(element.fields, item, f"{path}/{name}[{i}]") for i, item in enumerate(container[name])]
+            if _is_scalar(element):
+                only = element.fields[0].name
+                out.append((name, tuple(item[only] for item in items)))
+            else:
+                out.append((name, tuple(items)))
+    return Record(out)
+
+
+class LayoutCodec:
+    """Decode/encode one Fn body described by ``layout``; compiles its schema once, at import (rule 5)."""
+
+    def __init__(self, name: str, layout: Layout) -> None:
+        self.name = name  #: the Fn's name in the standard, e.g. "当前正向有功电能示值（总、费率1～M）"
+        self.layout = layout
+        self.interpreted: cs.Struct = schema(layout)
+        self.compiled: Any = self.interpreted.compile()
+
+    def decode(self, data: bytes, path: str = "") -> tuple[Record, int]:
+        """Decode a body at the start of ``data``; return the Record and the bytes consumed."""
+        try:
+            container = self.compiled.parse(data)
+            size = raw_size(self.layout, container)
+        except Exception as exc:
+            raise self._precise_error(data, path) from exc
+        if size > len(data):
+            raise self._precise_error(data, path)
+        return _convert(self.layout, container, path), size
+
+    def _precise_error(self, data: bytes, path: str) -> DecodeError:
+        try:
+            self.interpreted.parse(data)
+        except cs.ConstructError as exc:
+            where = getattr(exc, "path", None) or ""
+            return DecodeError(f"{self.name}: {exc}".splitlines()[-1], raw=data, path=f"{path} {where}".strip())
+        return DecodeError(f"{self.name}: truncated", raw=data, path=path)
+
+    def encode(self, value: Mapping[str, Any]) -> bytes:
+        return _encode(self.layout, value, self.name)
+
+
+def _encode(layout: Layout, value: Mapping[str, Any], name: str) -> bytes:
+    out = bytearray()
+    counts: dict[str, int] = {}
+    repeats = {e.count: e for e in layout if isinstance(e, Repeat) and isinstance(e.count, str)}
+    for element in layout:
+        if isinstance(element, Field):
+            if element.name not in value:
+                raise LocalProtocolError(f"{name}: missing field {element.name!r}")
+            out += element.fmt.encode(value[element.name])
+        elif isinstance(element, Count):
+            rep = repeats.get(element.name)
+            if element.name in value:
+                number = int(value[element.name])
+            elif rep is not None:
+                number = len(value[rep.name]) - rep.offset
+            else:
+                raise LocalProtocolError(f"{name}: missing count {element.name!r}")
+            if not 0 <= number < 1 << (8 * element.size):
+                raise LocalProtocolError(f"{name}: count {element.name}={number} does not fit {element.size} byte(s)")
+            counts[element.name] = number
+            out += number.to_bytes(element.size, "little")
+        else:
+            items = value[element.name]
+            expected = _items(element, counts)
+            if len(items) != expected:
+                raise LocalProtocolError(f"{name}: {element.name} has {len(items)} items, the count says {expected}")
+            for item in items:
+                if _is_scalar(element):
+                    item = {element.fields[0].name: item}
+                out += _encode(element.fields, item, name)
+    return bytes(out)
