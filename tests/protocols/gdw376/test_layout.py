@@ -59,7 +59,7 @@ def test_every_truncation_is_a_decode_error(
 
 def test_hand_written_example() -> None:
     # 2026-11-23 08:30, M=2: total 1.0000, T1 0.5000, T2 no value (EE)
-    body = bytes.fromhex("3008231126" "02" "0000010000" "0050000000" "EEEEEEEEEE")  # noqa: ISC001
+    body = bytes.fromhex("30082311260200000100000050000000EEEEEEEEEE")
     record, size = INDICATION.decode(body)
     assert size == 21
     assert record == {
