@@ -54,16 +54,26 @@ class DecimalFormat:
 
 #: 附录A.5 ±XXX.X (power factor 功率因数 %, unbalance).
 A5 = DecimalFormat("A.5", 2, 1, signed=True, unit="%")
+#: 附录A.6 ±XX.XX (current limits 电流 A, some percentages).
+A6 = DecimalFormat("A.6", 2, 2, signed=True)
 #: 附录A.7 XXX.X (voltage 电压 V).
 A7 = DecimalFormat("A.7", 2, 1, unit="V")
+#: 附录A.8 XXXX (counts, durations in minutes).
+A8 = DecimalFormat("A.8", 2, 0)
 #: 附录A.9 ±XX.XXXX (active/reactive/apparent power 功率 kW, kvar, kVA).
 A9 = DecimalFormat("A.9", 3, 4, signed=True, unit="kW")
+#: 附录A.10 XXXXXX (counts 次数, durations).
+A10 = DecimalFormat("A.10", 3, 0)
 #: 附录A.11 XXXXXX.XX (reactive energy indication 无功电能示值 kvarh; energy amounts in some Fn).
 A11 = DecimalFormat("A.11", 4, 2, unit="kvarh")
 #: 附录A.13 XXXX.XXXX (energy amount 电能量 kWh).
 A13 = DecimalFormat("A.13", 4, 4, unit="kWh")
 #: 附录A.14 XXXXXX.XXXX (active energy indication 有功电能示值 kWh).
 A14 = DecimalFormat("A.14", 5, 4, unit="kWh")
+#: 附录A.22 X.X (1 byte).
+A22 = DecimalFormat("A.22", 1, 1)
+#: 附录A.23 XX.XXXX (demand 需量 kW).
+A23 = DecimalFormat("A.23", 3, 4, unit="kW")
 #: 附录A.25 ±XXX.XXX (current 电流 A).
 A25 = DecimalFormat("A.25", 3, 3, signed=True, unit="A")
 
