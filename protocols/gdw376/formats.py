@@ -1,4 +1,4 @@
-"""Q/GDW 376.1 附录A 数据格式 (data formats) used by the data units of this slice (PROTOCOLS.md A.10).
+"""Q/GDW 376.1 附录A 数据格式 (data formats) A.1 … A.28 (PROTOCOLS.md A.10).
 
 Byte 1 is sent first (low byte first); numbers are packed BCD, signed ones sign-and-magnitude with the sign in
 D7 of the last byte. A field that is all ``EE`` (vendors: ``EF``/``FF``) means "no value" and decodes to ``None``;
@@ -8,12 +8,22 @@ D7 of the last byte. A field that is all ``EE`` (vendors: ``EF``/``FF``) means "
 Layouts of A.1, A.5, A.7, A.9 and A.11 checked against the bit tables in ``xiangruipuzhao/3761``
 ``qgdw_3761_api.h`` (sMtFmt01_f … sMtFmt11_f: week in D7..D5 of the month byte, 0 = unset, 1..7 = Monday..Sunday;
 sign in D7 of the last byte); A.13, A.14, A.15, A.20 and A.25 follow PROTOCOLS.md A.10.
+
+A.2, A.3, A.4, A.12, A.16–A.19, A.21, A.26 and A.27 checked against the same header (数据格式02 … 数据格式27 there
+are numbered one below the appendix tables they cite, "数据格式02 对于表A.3"; its A.2 exponent table has a typo
+in two rows, so the exponent rule 10^(4−G) is taken from the vendor decoder below) and against a second public
+decoder, ``cil_fk.cpp`` by dinglinhui (``plms_fmt_appl_02`` … ``plms_fmt_appl_27``: A.2 G = D7..D5 of B2 with
+10^4 … 10^-3 for G = 0 … 7 and the sign in D4; A.3 G = D6, S = D4 of B4, G=1 meaning ×1000; A.4 S0 = D7;
+A.24 = hh DD, 2 bytes, listed there as a DL/T 698.41 "增补" format; A.26 = 2 bytes X.XXX; A.27 = 4 bytes
+XXXXXXXX). A.28 is in neither: one vendor terminal header lists 电压合格率/电压超限率 (%) as "数据格式28", 3 bytes;
+it is read here as XXXX.XX [unverified: no public table of A.28 was found].
 """
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -76,6 +86,12 @@ A22 = DecimalFormat("A.22", 1, 1)
 A23 = DecimalFormat("A.23", 3, 4, unit="kW")
 #: 附录A.25 ±XXX.XXX (current 电流 A).
 A25 = DecimalFormat("A.25", 3, 3, signed=True, unit="A")
+#: 附录A.26 X.XXX (2 bytes; factors 系数, e.g. power-factor thresholds).
+A26 = DecimalFormat("A.26", 2, 3)
+#: 附录A.27 XXXXXXXX (4 bytes; large counts, durations).
+A27 = DecimalFormat("A.27", 4, 0)
+#: 附录A.28 XXXX.XX (3 bytes; rates in %, e.g. 电压合格率) [unverified, see the module docstring].
+A28 = DecimalFormat("A.28", 3, 2, unit="%")
 
 
 def _bcd_fields(data: bytes, name: str) -> list[int]:
@@ -83,6 +99,14 @@ def _bcd_fields(data: bytes, name: str) -> list[int]:
         return [bcd_byte(b) for b in data]
     except DecodeError as exc:
         raise DecodeError(str(exc), raw=data, path=name) from exc
+
+
+def _bcd_digits(data: bytes, name: str) -> str:
+    """The decimal digits of little-endian BCD ``data``, most significant first."""
+    digits = data[::-1].hex()
+    if not digits.isdigit():
+        _bcd_fields(data, name)  # raises naming the byte that is not BCD
+    return digits
 
 
 def _datetime(name: str, data: bytes, year: int, month: int, day: int, hour: int, minute: int, second: int) -> datetime:
@@ -242,3 +266,249 @@ A1 = CodedFormat("A.1", 6, decode_a1, encode_a1)
 A15 = CodedFormat("A.15", 5, decode_a15, encode_a15)
 A20 = CodedFormat("A.20", 3, decode_a20, encode_a20)
 BIN1, BIN2, BIN4 = BinFormat(1), BinFormat(2), BinFormat(4)
+
+
+# --- A.2 ±XXX × 10^k ---------------------------------------------------------------------------------------------
+
+_A2_MAX = 999
+
+
+def decode_a2(raw: Raw) -> Decimal | None:
+    """附录A.2 ±XXX×10^k (功率定值 power set-points, kW): B1 = tens|units, B2 = G3 G2 G1 (D7..D5) | S (D4) |
+    hundreds (D3..D0); the exponent is 4 − G (G = 000 → 10^4 … 111 → 10^-3)."""
+    data = _check_size(raw, 2, "A.2")
+    if is_no_value(data):
+        return None
+    tens_units, hundreds = _bcd_fields(bytes((data[0], data[1] & 0x0F)), "A.2")
+    magnitude = Decimal(hundreds * 100 + tens_units).scaleb(4 - (data[1] >> 5))
+    return -magnitude if data[1] & 0x10 else magnitude
+
+
+def encode_a2(value: Decimal | None) -> bytes:
+    """Inverse of :func:`decode_a2`: the smallest exponent 10^-3 … 10^4 whose mantissa is a whole 0..999
+    (so no precision is lost); a value no exponent can hold exactly is an error, not rounded."""
+    if value is None:
+        return b"\xee" * 2
+    if not value.is_finite():
+        raise LocalProtocolError(f"A.2 cannot hold {value}")
+    for exponent in range(-3, 5):
+        mantissa = abs(value).scaleb(-exponent)
+        if mantissa == mantissa.to_integral_value() and mantissa <= _A2_MAX:
+            n = int(mantissa)
+            b2 = (4 - exponent) << 5 | (0x10 if value < 0 else 0) | n // 100
+            return bytes((to_bcd_byte(n % 100), b2))
+    raise LocalProtocolError(f"A.2 cannot hold {value} exactly (±999 × 10^-3 … 10^4)")
+
+
+# --- A.3 ±XXXXXXX with unit flag G ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class A3Amount:
+    """附录A.3 ±XXXXXXX (电能量定值 kWh/MWh, 金额 厘/元): the 7-digit signed integer as sent and its unit flag
+    ``g`` (0 = kWh or 厘, 1 = MWh or 元 — which pair depends on the Fn). :attr:`base` is the value in the small
+    unit (kWh or 厘)."""
+
+    value: Decimal
+    g: int = 0
+
+    @property
+    def base(self) -> Decimal:
+        return self.value * 1000 if self.g else self.value
+
+
+_A3_LIMIT = 10**7
+
+
+def decode_a3(raw: Raw) -> A3Amount | None:
+    """附录A.3: B1..B3 = digits 1..6 (low first), B4 = 0 | G (D6) | 0 | S (D4) | millions (D3..D0)."""
+    data = _check_size(raw, 4, "A.3")
+    if is_no_value(data):
+        return None
+    if data[3] & 0xA0:
+        raise DecodeError(f"A.3 reserved bits D7/D5 set in {data[3]:02X}H", raw=data, path="A.3")
+    magnitude = Decimal(int(_bcd_digits(data[:3] + bytes((data[3] & 0x0F,)), "A.3")))
+    return A3Amount(-magnitude if data[3] & 0x10 else magnitude, (data[3] >> 6) & 1)
+
+
+def encode_a3(value: A3Amount | None) -> bytes:
+    """Inverse of :func:`decode_a3`."""
+    if value is None:
+        return b"\xee" * 4
+    if value.g not in (0, 1):
+        raise LocalProtocolError(f"A.3 G is 0 or 1, got {value.g}")
+    if value.value != value.value.to_integral_value() or abs(value.value) >= _A3_LIMIT:
+        raise LocalProtocolError(f"A.3 holds a whole ±9999999, got {value.value}")
+    out = bytearray(encode_decimal(abs(value.value), 4, 0))
+    out[3] |= value.g << 6 | (0x10 if value.value < 0 else 0)
+    return bytes(out)
+
+
+# --- A.4 float coefficient ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FloatCoefficient:
+    """附录A.4 浮动系数 (%): S0 = 0 上浮 (up), 1 下浮 (down); ``percent`` 0..79."""
+
+    percent: int
+    down: bool = False
+
+    @property
+    def signed(self) -> int:
+        """The coefficient as a signed percentage (down = negative)."""
+        return -self.percent if self.down else self.percent
+
+
+def decode_a4(raw: Raw) -> FloatCoefficient | None:
+    """附录A.4: D7 = S0, D6..D4 = tens (0..7), D3..D0 = units."""
+    data = _check_size(raw, 1, "A.4")
+    if is_no_value(data):
+        return None
+    (percent,) = _bcd_fields(bytes((data[0] & 0x7F,)), "A.4")
+    return FloatCoefficient(percent, bool(data[0] & 0x80))
+
+
+def encode_a4(value: FloatCoefficient | None) -> bytes:
+    """Inverse of :func:`decode_a4`."""
+    if value is None:
+        return b"\xee"
+    if not 0 <= value.percent <= 79:
+        raise LocalProtocolError(f"A.4 holds 0..79 %, got {value.percent}")
+    return bytes((to_bcd_byte(value.percent) | (0x80 if value.down else 0),))
+
+
+# --- A.12 address -------------------------------------------------------------------------------------------------
+
+
+def decode_a12(raw: Raw) -> str | None:
+    """附录A.12 12-digit BCD number (通信地址 meter/collector addresses), low byte first on the wire; returned as
+    the 12 digits most significant first, as printed on the nameplate (``01 00 00 00 00 00`` → "000000000001")."""
+    data = _check_size(raw, 6, "A.12")
+    if is_no_value(data):
+        return None
+    return _bcd_digits(data, "A.12")
+
+
+def encode_a12(value: str | None) -> bytes:
+    """Inverse of :func:`decode_a12`; up to 12 digits, zero-filled on the left."""
+    if value is None:
+        return b"\xee" * 6
+    if not (value.isascii() and value.isdigit() and len(value) <= 12):
+        raise LocalProtocolError(f"A.12 holds up to 12 decimal digits, got {value!r}")
+    return bytes.fromhex(value.zfill(12))[::-1]
+
+
+# --- partial times A.16 A.17 A.18 A.19 A.21 A.24 --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DayTime:
+    """附录A.16 日时分秒 (ss mm hh DD)."""
+
+    day: int
+    hour: int
+    minute: int
+    second: int
+
+
+@dataclass(frozen=True, slots=True)
+class MonthDayTime:
+    """附录A.17 月日时分 (mm hh DD MM), e.g. 最大需量发生时间."""
+
+    month: int
+    day: int
+    hour: int
+    minute: int
+
+
+@dataclass(frozen=True, slots=True)
+class DayHourMinute:
+    """附录A.18 日时分 (mm hh DD)."""
+
+    day: int
+    hour: int
+    minute: int
+
+
+@dataclass(frozen=True, slots=True)
+class HourMinute:
+    """附录A.19 时分 (mm hh)."""
+
+    hour: int
+    minute: int
+
+
+@dataclass(frozen=True, slots=True)
+class YearMonth:
+    """附录A.21 年月 (MM YY; 月冻结类数据时标 Td_m); ``year`` is 20YY."""
+
+    year: int
+    month: int
+
+
+@dataclass(frozen=True, slots=True)
+class DayHour:
+    """附录A.24 日时 (hh DD)."""
+
+    day: int
+    hour: int
+
+
+_RANGES = {"second": (0, 59), "minute": (0, 59), "hour": (0, 23), "day": (1, 31), "month": (1, 12)}
+PartialTime = DayTime | MonthDayTime | DayHourMinute | HourMinute | YearMonth | DayHour
+
+
+def _check_partial(value: PartialTime) -> str | None:
+    """The first field of ``value`` out of range (day checked against its month, February having 29), or None."""
+    for f in fields(value):
+        v = getattr(value, f.name)
+        low, high = (2000, 2099) if f.name == "year" else _RANGES[f.name]
+        if not low <= v <= high:
+            return f"{f.name} {v} outside {low}..{high}"
+    month, day = getattr(value, "month", None), getattr(value, "day", None)
+    if month is not None and day is not None and day > calendar.monthrange(2000, month)[1]:
+        return f"day {day} is not in month {month}"
+    return None
+
+
+def _partial_time(name: str, cls: type[PartialTime], wire: tuple[str, ...]) -> CodedFormat:
+    """A format of BCD bytes, one field each in ``wire`` order (low byte first), decoding to ``cls``."""
+    size = len(wire)
+
+    def decode(raw: Raw) -> PartialTime | None:
+        data = _check_size(raw, size, name)
+        if is_no_value(data):
+            return None
+        values = dict(zip(wire, _bcd_fields(data, name), strict=True))
+        if "year" in values:
+            values["year"] += 2000
+        value = cls(**values)
+        problem = _check_partial(value)
+        if problem:
+            raise DecodeError(f"invalid {name}: {problem}", raw=data, path=name)
+        return value
+
+    def encode(value: PartialTime | None) -> bytes:
+        if value is None:
+            return b"\xee" * size
+        if not isinstance(value, cls):
+            raise LocalProtocolError(f"{name} needs a {cls.__name__}, got {value!r}")
+        problem = _check_partial(value)
+        if problem:
+            raise LocalProtocolError(f"invalid {name}: {problem}")
+        return _encode_bcd(tuple(getattr(value, f) - (2000 if f == "year" else 0) for f in wire))
+
+    return CodedFormat(name, size, decode, encode)
+
+
+A2 = CodedFormat("A.2", 2, decode_a2, encode_a2)
+A3 = CodedFormat("A.3", 4, decode_a3, encode_a3)
+A4 = CodedFormat("A.4", 1, decode_a4, encode_a4)
+A12 = CodedFormat("A.12", 6, decode_a12, encode_a12)
+A16 = _partial_time("A.16", DayTime, ("second", "minute", "hour", "day"))
+A17 = _partial_time("A.17", MonthDayTime, ("minute", "hour", "day", "month"))
+A18 = _partial_time("A.18", DayHourMinute, ("minute", "hour", "day"))
+A19 = _partial_time("A.19", HourMinute, ("minute", "hour"))
+A21 = _partial_time("A.21", YearMonth, ("month", "year"))
+A24 = _partial_time("A.24", DayHour, ("hour", "day"))

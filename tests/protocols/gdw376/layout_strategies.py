@@ -9,10 +9,25 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from protocols.gdw376.formats import AsciiFormat, BinFormat, CodedFormat, DecimalFormat, RawFormat
+from protocols.gdw376.formats import (
+    A3Amount,
+    AsciiFormat,
+    BinFormat,
+    CodedFormat,
+    DayHour,
+    DayHourMinute,
+    DayTime,
+    DecimalFormat,
+    FloatCoefficient,
+    HourMinute,
+    MonthDayTime,
+    RawFormat,
+    YearMonth,
+)
 from protocols.gdw376.layout import Count, Field, Format, Layout, Record, Repeat
 
 _DATETIMES = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31, 23, 59, 59))
+_LEAP_DATETIMES = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2000, 12, 31, 23, 59, 59))
 
 
 def decimal_values(fmt: DecimalFormat) -> st.SearchStrategy[Decimal | None]:
@@ -46,6 +61,18 @@ CODED: dict[str, st.SearchStrategy[Any]] = {
     "A.1": st.none() | _DATETIMES.map(lambda d: d.replace(microsecond=0)),
     "A.15": st.none() | _DATETIMES.map(lambda d: d.replace(second=0, microsecond=0)),
     "A.20": st.none() | st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 31)),
+    # 附录A.2: ±999 × 10^-3 … 10^4
+    "A.2": st.none() | st.builds(lambda n, e: Decimal(n).scaleb(e), st.integers(-999, 999), st.integers(-3, 4)),
+    "A.3": st.none() | st.builds(A3Amount, st.integers(-9_999_999, 9_999_999).map(Decimal), st.integers(0, 1)),
+    "A.4": st.none() | st.builds(FloatCoefficient, st.integers(0, 79), st.booleans()),
+    "A.12": st.none() | st.text("0123456789", min_size=12, max_size=12),
+    "A.16": st.none() | _DATETIMES.map(lambda d: DayTime(d.day, d.hour, d.minute, d.second)),
+    # month and day from a leap year, so 29 February is generated too
+    "A.17": st.none() | _LEAP_DATETIMES.map(lambda d: MonthDayTime(d.month, d.day, d.hour, d.minute)),
+    "A.18": st.none() | _DATETIMES.map(lambda d: DayHourMinute(d.day, d.hour, d.minute)),
+    "A.19": st.none() | _DATETIMES.map(lambda d: HourMinute(d.hour, d.minute)),
+    "A.21": st.none() | _DATETIMES.map(lambda d: YearMonth(d.year, d.month)),
+    "A.24": st.none() | _DATETIMES.map(lambda d: DayHour(d.day, d.hour)),
 }
 
 
