@@ -22,6 +22,7 @@ from enum import IntEnum
 from protocols.common.bcd import bcd_byte, to_bcd_byte
 from protocols.common.checksum import sum8
 from protocols.errors import ChecksumError, DecodeError, FrameError, LocalProtocolError
+from protocols.gdw376.auth import Authenticator, PwInput, make_pw
 
 START = 0x68
 END = 0x16
@@ -42,6 +43,9 @@ TP_LEN = 6
 PW_AFNS = frozenset({0x01, 0x04, 0x05, 0x06, 0x0F, 0x10})
 #: The smallest data unit: DA(2) + DT(2).
 UNIT_ID_LEN = 4
+#: Function codes the standard defines (§4.3.4.3.4 表3/表4), by PRM: 启动站 (1) 1 复位, 4 用户数据, 9 链路测试,
+#: 10 请求1级数据, 11 请求2级数据; 从动站 (0) 0 认可, 8 用户数据, 9 否认：无所召唤的数据, 11 链路状态.
+DEFINED_CODES = {True: frozenset({1, 4, 9, 10, 11}), False: frozenset({0, 8, 9, 11})}
 
 
 class Dir(IntEnum):
@@ -117,6 +121,16 @@ class Control:
     def acd(self) -> bool:
         """要求访问位 ACD (uplink only): the terminal has important events waiting; AUX carries EC."""
         return self.dir == Dir.UP and self.fcb_acd
+
+    def deviation(self) -> str | None:
+        """Why this C byte is not one the standard defines (a vendor C byte), or None: a function code outside
+        :data:`DEFINED_CODES` for its PRM, or D4 set in an uplink frame (reserved, §4.3.4.3.3)."""
+        if self.code not in DEFINED_CODES[self.prm]:
+            prm = int(self.prm)
+            return f"vendor C byte {self.to_byte():02X}H: function code {self.code} is not defined for PRM={prm}"
+        if self.dir == Dir.UP and self.fcv:
+            return f"vendor C byte {self.to_byte():02X}H: reserved D4 set in an uplink frame"
+        return None
 
 
 _HEX_DIGITS = frozenset("0123456789ABCDEF")
@@ -351,7 +365,24 @@ def parse_frame(raw: bytes | bytearray | memoryview, *, strict: bool = False) ->
 
 #: Every C and SEQ byte decoded once: frames are parsed at line rate and these objects are immutable.
 _CONTROLS = tuple(Control.from_byte(b) for b in range(256))
+_C_DEVIATIONS = tuple(c.deviation() for c in _CONTROLS)
 _SEQS = tuple(Seq.from_byte(b) for b in range(256))
+#: SEQ.CON (请求确认标志位) asks the receiver to confirm; the standard's confirmed services are started by a
+#: 启动站 (PRM=1: login, heartbeat, active reports). Terminals that set it in responses are met in the field
+#: (PROTOCOLS.md A.5, D.5): lenient mode accepts it (and the session confirms the frame), strict mode rejects it.
+CON_IN_RESPONSE = "CON=1 in a responding-station frame (PRM=0)"
+
+
+def _deviations(frame: bytes, control: Control, seq: Seq, warnings: list[str], *, strict: bool) -> None:
+    """A vendor C byte and CON=1 in a response: a warning each (lenient), or a :class:`DecodeError` (strict)."""
+    for path, offset, deviation in (
+        ("C", 6, _C_DEVIATIONS[frame[6]]),
+        ("SEQ", 13, CON_IN_RESPONSE if seq.con and not control.prm else None),
+    ):
+        if deviation is not None:
+            if strict:
+                raise DecodeError(deviation, raw=frame, offset=offset, path=path)
+            warnings.append(deviation)
 
 
 def decode_verified(frame: bytes, *, strict: bool = False) -> LinkFrame:
@@ -369,6 +400,8 @@ def decode_verified(frame: bytes, *, strict: bool = False) -> LinkFrame:
         warnings.append(f"A1 {address.a1} is not BCD")
     afn = frame[12]
     seq = _SEQS[frame[13]]
+    if _C_DEVIATIONS[frame[6]] is not None or (seq.con and not control.prm):
+        _deviations(frame, control, seq, warnings, strict=strict)
     try:
         data, aux, aux_warnings = _split_aux(frame[14:end], control, afn, seq, strict)
     except FrameError as exc:
@@ -386,14 +419,31 @@ def decode_verified(frame: bytes, *, strict: bool = False) -> LinkFrame:
     )
 
 
-def build_frame(control: Control, address: Address, afn: int, seq: Seq, data: bytes = b"", aux: Aux = Aux()) -> bytes:
+def build_frame(
+    control: Control,
+    address: Address,
+    afn: int,
+    seq: Seq,
+    data: bytes = b"",
+    aux: Aux = Aux(),
+    *,
+    authenticator: Authenticator | None = None,
+) -> bytes:
     """Build one frame. AUX must agree with the header: PW (16 bytes) iff :func:`has_pw` — ``aux.pw=None``
-    then means 16 zero bytes (security off); EC iff uplink with ACD=1; Tp iff SEQ.TpV.
+    then means the PW ``authenticator`` produces (:mod:`protocols.gdw376.auth`; none given: 16 zero bytes,
+    security off); EC iff uplink with ACD=1; Tp iff SEQ.TpV.
     Raises :class:`LocalProtocolError` for anything the standard does not allow."""
     _check_range("AFN", afn, 0, 255)
     pw_len, ec_len, tp_len = _aux_lengths(control, afn, seq)
     if pw_len:
-        pw = bytes(PW_LEN) if aux.pw is None else aux.pw
+        if aux.pw is not None:
+            pw = aux.pw
+        elif authenticator is None:
+            pw = bytes(PW_LEN)
+        else:
+            tp_raw = aux.tp.to_bytes() if aux.tp is not None else b""
+            message = PwInput(control.to_byte(), address.to_bytes(), afn, seq.to_byte(), data, tp_raw)
+            pw = make_pw(authenticator, message)
         if len(pw) != PW_LEN:
             raise LocalProtocolError(f"PW must be {PW_LEN} bytes, got {len(pw)}")
     elif aux.pw is not None:

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from protocols.errors import LocalProtocolError
+from protocols.gdw376.auth import Authenticator
 from protocols.gdw376.link import Address, Afn, Aux, Control, Dir, LinkFrame, Seq, TimeLabel, build_frame
 from protocols.gdw376.units import DataUnit, Heartbeat, encode_units
 from protocols.gdw376.units.afn00 import F1_ALL_CONFIRMED, F2_ALL_DENIED
@@ -36,6 +37,10 @@ FC_NO_DATA = 9  # PRM=0: 否认：无所召唤的数据
 FC_LINK_STATUS = 11  # PRM=0: 链路状态
 FC_LINK_TEST = 9  # PRM=1: 链路测试
 FC_REQUEST_CLASS2 = 11  # PRM=1: 请求2级数据 (used by masters for every read)
+FC_RESET = 1  # PRM=1: 复位命令
+FC_REQUEST_CLASS1 = 10  # PRM=1: 请求1级数据 (masters use it for set/control commands)
+#: Function code of a master's command by AFN (PROTOCOLS.md A.3: 41 reset, 4A set/control, 4B read/forward).
+_COMMAND_CODES: dict[int, int] = {Afn.RESET: FC_RESET, Afn.FORWARD: FC_REQUEST_CLASS2}
 #: AFNs whose requests ask for data; a deny of them is "no requested data" (FC=9).
 _READ_AFNS = frozenset({0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x0E})
 
@@ -132,4 +137,35 @@ def response(
         Seq(tp is not None, fir, fin, False, request.seq.seq if seq is None else _pseq(seq)),
         encode_units(request.afn, units, Dir.UP),
         Aux(ec=acd_ec, tp=tp),
+    )
+
+
+def command(
+    address: Address,
+    afn: int,
+    units: Sequence[DataUnit],
+    pseq: int,
+    *,
+    tp: TimeLabel | None = None,
+    authenticator: Authenticator | None = None,
+) -> bytes:
+    """Master → terminal request with data units (AFN01 复位, 04 设置参数, 05 控制命令, 0F 文件传输, 10 数据转发,
+    or any request whose Fn has a downlink body, e.g. AFN0D with its time tags): C=41 for AFN01, 4B for AFN10 and
+    read-type AFNs, else 4A; SEQ FIR=FIN=1, CON=0 (the terminal answers AFN00 or with data), TpV iff ``tp``.
+    PW, where the AFN carries one, comes from ``authenticator`` (:mod:`protocols.gdw376.auth`; default all-zero).
+    Units without values are sent as merged identifiers, registered or not (like :func:`read_request`).
+    """
+    code = _COMMAND_CODES.get(afn, FC_REQUEST_CLASS2 if afn in _READ_AFNS else FC_REQUEST_CLASS1)
+    if all(u.value is None for u in units):
+        data = encode_identifiers((u.pn, u.fn) for u in units)
+    else:
+        data = encode_units(afn, units, Dir.DOWN)
+    return build_frame(
+        Control(Dir.DOWN, True, False, False, code),
+        address,
+        afn,
+        Seq(tp is not None, True, True, False, _pseq(pseq)),
+        data,
+        Aux(tp=tp),
+        authenticator=authenticator,
     )
