@@ -121,6 +121,145 @@ class LoggingConfig(_Model):
     level: Literal["TRACE", "DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
+# -- meters reached directly (DL/T 645 on an RS-485 bus: serial port, serial device server, modem) -----------
+
+_ADDRESS_RE = re.compile(r"^[0-9]{12}$")
+_WINDOW_RE = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-4]):([0-5][0-9])$")
+
+
+class DirectMeterConfig(_Model):
+    """One meter on a direct channel: its 12-digit address (表地址, as on the name plate) and the edition of
+    DL/T 645 it speaks; ``auto`` probes 2007 first, then 1997, and remembers the answer."""
+
+    address: str
+    edition: Literal["2007", "1997", "auto"] = "auto"
+
+    @field_validator("address")
+    @classmethod
+    def _twelve_digits(cls, value: str) -> str:
+        if not _ADDRESS_RE.match(value):
+            raise ValueError(f'meter address {value!r} must be 12 decimal digits, e.g. "000000000161"')
+        return value
+
+
+class BusConfig(_Model):
+    """What a DL/T 645 bus master needs to know about one bus: line settings, timing, retries, what to read.
+
+    Timeouts are derived from the baud rate (DL/T 645-2007 §4.1 / PROTOCOLS.md B.1: 1 start + 8 data + even
+    parity + 1 stop = 11 bits per byte), see :class:`headend.sessions.dlt645_master.BusTiming`.
+    """
+
+    #: a short name for logs ("ch1"); defaults to the port or host
+    name: str = ""
+    #: the bus's line speed: 2400 for most smart meters, 1200 for older ones
+    baud: Literal[300, 600, 1200, 2400, 4800, 9600, 19200] = 2400
+    bytesize: Literal[7, 8] = 8
+    parity: Literal["N", "E", "O"] = "E"
+    stopbits: Literal[1, 2] = 1
+    #: the longest a meter takes to start its reply after our last byte (PROTOCOLS.md B.1: 20–500 ms)
+    reply_delay_s: Annotated[float, Field(gt=0, le=10)] = 0.5
+    #: a silence of this many character times inside a reply ends it (the partial frame is dropped)
+    inter_byte_chars: Annotated[float, Field(ge=1, le=1000)] = 16.0
+    #: but never less than this: USB adapters deliver bytes in bursts (FTDI latency timer 16 ms), and the
+    #: event loop itself has latency
+    min_inter_byte_s: Annotated[float, Field(ge=0, le=5)] = 0.05
+    #: extra allowance of links that add delay (serial device server over TCP, modem): added to every timeout
+    latency_s: Annotated[float, Field(ge=0, le=30)] = 0.0
+    #: silence kept on the bus after a reply before the next request (some meters need it)
+    turnaround_s: Annotated[float, Field(ge=0, le=1)] = 0.0
+    #: FE wake-up bytes before each request (前导字节, at most 4)
+    preamble: Annotated[int, Field(ge=0, le=4)] = 4
+    #: requests sent again after no (or a garbled) reply; a meter already failing gets one attempt only
+    retries: Annotated[int, Field(ge=0, le=5)] = 2
+    #: a meter that did not answer is left alone for base × 2^(failures-1) s, at most cap (scheduled reads)
+    backoff_base_s: Annotated[float, Field(ge=0)] = 60.0
+    backoff_cap_s: Annotated[float, Field(ge=0)] = 3600.0
+    #: read every meter of this channel every this many seconds; the first round starts within jitter × interval
+    interval_s: Annotated[float, Field(gt=0)] = 900.0
+    jitter: Annotated[float, Field(ge=0, le=1)] = 0.1
+    #: DIs read from every meter, hex as the standard writes them ("0001FF00"); empty = forward active energy,
+    #: total and tariffs: 0001FF00 (2007) / 901F (1997)
+    dis: list[str] = []
+    meters: list[DirectMeterConfig] = []
+
+    @field_validator("dis")
+    @classmethod
+    def _dis_are_hex(cls, value: list[str]) -> list[str]:
+        for di in value:
+            if len(di) not in (4, 8) or not all(c in "0123456789abcdefABCDEF" for c in di):
+                raise ValueError(f'DI {di!r} must be 8 hex digits (2007) or 4 (1997), e.g. "0001FF00"')
+        return value
+
+
+class _ReconnectConfig(_Model):
+    #: reopen a lost port / connection after base × 2^n s with jitter, at most cap
+    reconnect_base_s: Annotated[float, Field(gt=0)] = 1.0
+    reconnect_cap_s: Annotated[float, Field(gt=0)] = 60.0
+
+
+class SerialChannelConfig(BusConfig, _ReconnectConfig):
+    """``[[direct.serial]]``: an RS-485 bus on a local serial port (USB adapter, on-board UART)."""
+
+    port: str
+
+
+class TcpChannelConfig(BusConfig, _ReconnectConfig):
+    """``[[direct.tcp]]``: a serial device server (串口服务器/DTU) in transparent mode; the head-end connects out."""
+
+    host: str
+    port: Annotated[int, Field(ge=1, le=65535)]
+    connect_timeout_s: Annotated[float, Field(gt=0)] = 10.0
+    latency_s: Annotated[float, Field(ge=0, le=30)] = 0.3
+
+
+class ModemChannelConfig(BusConfig):
+    """``[[direct.modem]]``: a Hayes modem on a local serial port dials the meter bus's modem (AT commands).
+
+    ``baud`` and the timing keys describe the far bus; ``port_baud`` is the speed to the local modem.
+    """
+
+    port: str
+    port_baud: Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] = 9600
+    number: str
+    #: sent (each must answer OK) before every call
+    init: list[str] = ["ATZ", "ATE0V1"]
+    command_timeout_s: Annotated[float, Field(gt=0)] = 5.0
+    #: CONNECT must come within this after ATD
+    dial_timeout_s: Annotated[float, Field(gt=0)] = 60.0
+    #: silence before and after "+++" (Hayes escape guard time, S12 = 1 s)
+    guard_s: Annotated[float, Field(ge=0)] = 1.0
+    #: calls are placed only inside these local-time windows, "HH:MM-HH:MM" (may wrap midnight); empty = any time
+    call_windows: list[str] = []
+    #: calls per poll round before giving up until the next round (BUSY, NO ANSWER, a dropped call …)
+    max_call_attempts: Annotated[int, Field(ge=1, le=20)] = 3
+    redial_delay_s: Annotated[float, Field(ge=0)] = 30.0
+    latency_s: Annotated[float, Field(ge=0, le=30)] = 0.5
+
+    @field_validator("call_windows")
+    @classmethod
+    def _windows_parse(cls, value: list[str]) -> list[str]:
+        for window in value:
+            if not _WINDOW_RE.match(window):
+                raise ValueError(f'call window {window!r} must be HH:MM-HH:MM, e.g. "01:00-05:00"')
+        return value
+
+    @field_validator("number")
+    @classmethod
+    def _dialable(cls, value: str) -> str:
+        if not value or not all(c in "0123456789*#,PTW+" for c in value.upper()):
+            raise ValueError(f"number {value!r}: only digits and the dial modifiers * # , P T W +")
+        return value
+
+
+class DirectConfig(_Model):
+    """Meters the head-end reaches itself (no concentrator): ``[[direct.serial]]``, ``[[direct.tcp]]``,
+    ``[[direct.modem]]``. See docs/direct-meters.md."""
+
+    serial: list[SerialChannelConfig] = []
+    tcp: list[TcpChannelConfig] = []
+    modem: list[ModemChannelConfig] = []
+
+
 class Config(_Model):
     """The whole daemon configuration (see config/headend.example.toml)."""
 
@@ -130,6 +269,7 @@ class Config(_Model):
     storage: StorageConfig = StorageConfig()
     metrics: MetricsConfig = MetricsConfig()
     logging: LoggingConfig = LoggingConfig()
+    direct: DirectConfig = DirectConfig()
 
 
 _POINTS_RE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
@@ -175,28 +315,36 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _line_of(text: str, loc: tuple[str | int, ...]) -> int | None:
-    """Find the line defining the dotted key ``loc`` in TOML ``text`` (tables and plain keys; good enough to
-    point a human at the right place). Falls back to the table header, then None."""
+    """Find the line defining the dotted key ``loc`` in TOML ``text`` (tables, arrays of tables such as
+    ``[[direct.serial]]`` — ``loc`` then holds the index — and plain keys; good enough to point a human at the right
+    place). A key inside an inline table or array (``meters = [{address = …}]``) points at the line of the outer key.
+    Falls back to the table header, then None."""
     if not loc:
         return None
-    *tables, key = [str(p) for p in loc]
-    table = ".".join(tables)
-    current = ""
-    header_line: int | None = None
+    parts = [str(p) for p in loc]
+    current: list[str] = []
+    counts: dict[str, int] = {}
+    best: tuple[int, int] | None = None  # (components of loc matched, line)
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
-        header = re.match(r"^\[\s*([A-Za-z0-9_.\- ]+?)\s*\]", stripped)
+        header = re.match(r"^(\[\[?)\s*([A-Za-z0-9_.\- ]+?)\s*\]", stripped)
         if header:
-            current = header.group(1).replace(" ", "")
-            if current == table:
-                header_line = number
-            elif current == ".".join([*tables, key]):
-                return number
+            names = header.group(2).replace(" ", "").split(".")
+            if header.group(1) == "[[":
+                key = ".".join(names)
+                counts[key] = counts.get(key, -1) + 1
+                current = [*names, str(counts[key])]
+            else:
+                current = names
+            if parts[: len(current)] == current and (best is None or len(current) > best[0]):
+                best = (len(current), number)
             continue
         keymatch = re.match(r'^"?([A-Za-z0-9_\-]+)"?\s*=', stripped)
-        if keymatch and current == table and keymatch.group(1) == key:
-            return number
-    return header_line
+        depth = len(current)
+        is_key = keymatch is not None and len(parts) > depth and keymatch.group(1) == parts[depth]
+        if is_key and parts[:depth] == current and (best is None or depth + 1 > best[0]):
+            best = (depth + 1, number)
+    return best[1] if best is not None else None
 
 
 def load_config(

@@ -78,3 +78,28 @@ class Metrics:
         )
         self.store_up = Gauge("headend_store_up", "1 when the last write to the store succeeded", registry=r)
         self.polls = Counter("headend_polls_total", "Scheduled poll rounds started for a terminal", registry=r)
+        # -- meters reached directly (DL/T 645 bus masters); kind = serial | tcp | modem --------------------------
+        self.channels_up = Gauge(
+            "headend_direct_channels_up", "Direct meter channels whose link is up now", ["kind"], registry=r
+        )
+        self.channel_opens = Counter(
+            "headend_direct_channel_opens_total",
+            "Attempts to open a direct channel's link, by result: ok, failed, lost (an open link went away)",
+            ["kind", "result"],
+            registry=r,
+        )
+        self.meters_isolated = Gauge(
+            "headend_direct_meters_isolated", "Meters in backoff after failing to answer", ["kind"], registry=r
+        )
+        self.direct_reads = Counter(
+            "headend_direct_reads_total",
+            "Scheduled reads of directly reached meters, by result: ok, timeout, isolated, denied, error",
+            ["kind", "result"],
+            registry=r,
+        )
+        self.modem_calls = Counter(
+            "headend_modem_calls_total",
+            "Modem calls by result: connect, busy, no_carrier, no_answer, no_dialtone, error, timeout, dropped",
+            ["result"],
+            registry=r,
+        )
