@@ -5,7 +5,8 @@ A layout is a tuple of elements, in wire order (Q/GDW 376.1 §5 数据单元格�
 
 - :class:`Field` — one value in an appendix-A format (``A.14``…) or any :class:`Format`;
 - :class:`Count` — a binary count byte (or two) that a later :class:`Repeat` uses, e.g. F129's M (费率数);
-- :class:`Repeat` — a group repeated ``count + offset`` times (``count`` names a :class:`Count`, or is an int).
+- :class:`Repeat` — a group repeated ``count + offset`` times (``count`` names a :class:`Count`, or is an int);
+- :class:`Octets` — ``count + offset`` raw bytes (transparent-forward contents 透明转发内容, file segments 文件数据).
 
 How it runs (STYLE.md §3.2): the compiled schema parses only raw byte fields and counts — no Adapters, no
 Checksums, ``this.`` expressions only — and the result is converted to Python values in one explicit pass. A
@@ -67,7 +68,20 @@ class Repeat:
     title: str = ""
 
 
-Element = Field | Count | Repeat
+@dataclass(frozen=True, slots=True)
+class Octets:
+    """``count + offset`` bytes kept as :class:`bytes` (``count`` names an earlier :class:`Count`, or is an int).
+
+    AFN10 F1 透明转发内容 is ``Count("length", 2)`` then ``Octets("frame", "length")``; AFN10 F9 counts the DI with
+    its data (``k+4``), so its data is ``Octets("data", "length", offset=-4)`` after a 4-byte DI field."""
+
+    name: str
+    count: str | int
+    offset: int = 0
+    title: str = ""
+
+
+Element = Field | Count | Repeat | Octets
 Layout = tuple[Element, ...]
 
 
@@ -104,7 +118,7 @@ class Record(Mapping[str, Any]):
 _COUNT_TYPES = {1: cs.Int8ul, 2: cs.Int16ul}
 
 
-def _count_expr(rep: Repeat) -> Any:
+def _count_expr(rep: Repeat | Octets) -> Any:
     if isinstance(rep.count, int):
         return rep.count + rep.offset
     return getattr(this, rep.count) + rep.offset
@@ -118,12 +132,14 @@ def schema(layout: Layout) -> cs.Struct:
             members.append(element.name / cs.Bytes(element.fmt.size))
         elif isinstance(element, Count):
             members.append(element.name / _COUNT_TYPES[element.size])
+        elif isinstance(element, Octets):
+            members.append(element.name / cs.Bytes(_count_expr(element)))
         else:
             members.append(element.name / cs.Array(_count_expr(element), schema(element.fields)))
     return cs.Struct(*members)
 
 
-def _items(rep: Repeat, context: Mapping[str, Any]) -> int:
+def _items(rep: Repeat | Octets, context: Mapping[str, Any]) -> int:
     return (rep.count if isinstance(rep.count, int) else int(context[rep.count])) + rep.offset
 
 
@@ -139,6 +155,11 @@ def raw_size(layout: Layout, container: Mapping[str, Any]) -> int:
             total += element.fmt.size
         elif isinstance(element, Count):
             total += element.size
+        elif isinstance(element, Octets):
+            size = _items(element, container)
+            if size < 0:  # e.g. AFN10 F9 "k+4" below 4: the interpreted re-parse names the field
+                raise ValueError(f"{element.name}: negative length {size}")
+            total += size
         else:
             total += sum(raw_size(element.fields, item) for item in container[element.name])
     return total
@@ -155,6 +176,8 @@ def _convert(layout: Layout, container: Mapping[str, Any], path: str) -> Record:
                 raise DecodeError(str(exc), raw=bytes(container[name]), path=f"{path}/{name}") from exc
         elif isinstance(element, Count):
             out.append((name, int(container[name])))
+        elif isinstance(element, Octets):
+            out.append((name, bytes(container[name])))
         else:
             items = [_convert(element.fields, item, f"{path}/{name}[{i}]") for i, item in enumerate(container[name])]
             if _is_scalar(element):
@@ -200,7 +223,7 @@ class LayoutCodec:
 def _encode(layout: Layout, value: Mapping[str, Any], name: str) -> bytes:
     out = bytearray()
     counts: dict[str, int] = {}
-    repeats = {e.count: e for e in layout if isinstance(e, Repeat) and isinstance(e.count, str)}
+    repeats = {e.count: e for e in layout if isinstance(e, Repeat | Octets) and isinstance(e.count, str)}
     for element in layout:
         if isinstance(element, Field):
             if element.name not in value:
@@ -218,6 +241,12 @@ def _encode(layout: Layout, value: Mapping[str, Any], name: str) -> bytes:
                 raise LocalProtocolError(f"{name}: count {element.name}={number} does not fit {element.size} byte(s)")
             counts[element.name] = number
             out += number.to_bytes(element.size, "little")
+        elif isinstance(element, Octets):
+            data = bytes(value[element.name])
+            expected = _items(element, counts)
+            if len(data) != expected:
+                raise LocalProtocolError(f"{name}: {element.name} has {len(data)} bytes, the count says {expected}")
+            out += data
         else:
             items = value[element.name]
             expected = _items(element, counts)

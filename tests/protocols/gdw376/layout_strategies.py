@@ -24,7 +24,7 @@ from protocols.gdw376.formats import (
     RawFormat,
     YearMonth,
 )
-from protocols.gdw376.layout import Count, Field, Format, Layout, Record, Repeat
+from protocols.gdw376.layout import Count, Field, Format, Layout, Octets, Record, Repeat
 
 _DATETIMES = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31, 23, 59, 59))
 _LEAP_DATETIMES = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2000, 12, 31, 23, 59, 59))
@@ -80,7 +80,7 @@ CODED: dict[str, st.SearchStrategy[Any]] = {
 def records(draw: st.DrawFn, layout: Layout, max_items: int = 6) -> Record:
     out: list[tuple[str, Any]] = []
     counts: dict[str, int] = {}
-    repeats = {e.count: e for e in layout if isinstance(e, Repeat) and isinstance(e.count, str)}
+    repeats = {e.count: e for e in layout if isinstance(e, Repeat | Octets) and isinstance(e.count, str)}
     for element in layout:
         if isinstance(element, Field):
             out.append((element.name, draw(format_values(element.fmt))))
@@ -89,6 +89,9 @@ def records(draw: st.DrawFn, layout: Layout, max_items: int = 6) -> Record:
             low = max(0, -rep.offset) if rep else 0
             counts[element.name] = draw(st.integers(low, low + max_items))
             out.append((element.name, counts[element.name]))
+        elif isinstance(element, Octets):
+            n = (element.count if isinstance(element.count, int) else counts[element.count]) + element.offset
+            out.append((element.name, draw(st.binary(min_size=n, max_size=n))))
         else:
             n = (element.count if isinstance(element.count, int) else counts[element.count]) + element.offset
             if len(element.fields) == 1 and isinstance(element.fields[0], Field):
