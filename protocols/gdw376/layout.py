@@ -4,7 +4,9 @@ and compiled for speed), the decoder, the encoder and the size rule (STYLE.md §
 A layout is a tuple of elements, in wire order (Q/GDW 376.1 §5 数据单元格式 tables read top to bottom):
 
 - :class:`Field` — one value in an appendix-A format (``A.14``…) or any :class:`Format`;
-- :class:`Count` — a binary count byte (or two) that a later :class:`Repeat` uses, e.g. F129's M (费率数);
+- :class:`Count` — a binary count byte (or two) that a later :class:`Repeat` uses, e.g. F129's M (费率数); with
+  ``bitmap=True`` the byte is a bit string and the count is its number of 1 bits (AFN0C F5/F6 总加组有效标志位:
+  one group of fields per valid 总加组);
 - :class:`Repeat` — a group repeated ``count + offset`` times (``count`` names a :class:`Count`, or is an int);
 - :class:`Octets` — ``count + offset`` raw bytes (transparent-forward contents 透明转发内容, file segments 文件数据).
 
@@ -52,11 +54,19 @@ class Field:
 
 @dataclass(frozen=True, slots=True)
 class Count:
-    """A binary (little-endian) count that a later :class:`Repeat` refers to by ``name``."""
+    """A binary (little-endian) count that a later :class:`Repeat` refers to by ``name``.
+
+    ``bitmap=True``: the field is a bit string (BS8/BS16) whose value is kept as it is (an int) and whose number of
+    1 bits is the count — the standard's "有效标志位" followed by one block per set bit."""
 
     name: str
     size: int = 1
     title: str = ""
+    bitmap: bool = False
+
+    def items(self, value: int) -> int:
+        """How many items this count announces when its field holds ``value``."""
+        return value.bit_count() if self.bitmap else value
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,29 +128,39 @@ class Record(Mapping[str, Any]):
 _COUNT_TYPES = {1: cs.Int8ul, 2: cs.Int16ul}
 
 
-def _count_expr(rep: Repeat | Octets) -> Any:
+def _counts(layout: Layout) -> dict[str, Count]:
+    return {e.name: e for e in layout if isinstance(e, Count)}
+
+
+def _count_expr(rep: Repeat | Octets, counts: Mapping[str, Count]) -> Any:
     if isinstance(rep.count, int):
         return rep.count + rep.offset
-    return getattr(this, rep.count) + rep.offset
+    field = getattr(this, rep.count)
+    count = counts[rep.count]
+    if count.bitmap:  # a `this` expression (compiles): the number of 1 bits
+        return sum(((field >> bit) & 1 for bit in range(8 * count.size)), rep.offset)
+    return field + rep.offset
 
 
 def schema(layout: Layout) -> cs.Struct:
     """The interpreted construct schema (raw fields, counts) of ``layout``; ``.compile()`` it for speed."""
     members: list[Any] = []
+    counts = _counts(layout)
     for element in layout:
         if isinstance(element, Field):
             members.append(element.name / cs.Bytes(element.fmt.size))
         elif isinstance(element, Count):
             members.append(element.name / _COUNT_TYPES[element.size])
         elif isinstance(element, Octets):
-            members.append(element.name / cs.Bytes(_count_expr(element)))
+            members.append(element.name / cs.Bytes(_count_expr(element, counts)))
         else:
-            members.append(element.name / cs.Array(_count_expr(element), schema(element.fields)))
+            members.append(element.name / cs.Array(_count_expr(element, counts), schema(element.fields)))
     return cs.Struct(*members)
 
 
-def _items(rep: Repeat | Octets, context: Mapping[str, Any]) -> int:
-    return (rep.count if isinstance(rep.count, int) else int(context[rep.count])) + rep.offset
+def _items(rep: Repeat | Octets, items: Mapping[str, int]) -> int:
+    """Items of ``rep`` given the item counts announced so far (:meth:`Count.items`)."""
+    return (rep.count if isinstance(rep.count, int) else items[rep.count]) + rep.offset
 
 
 def _is_scalar(rep: Repeat) -> bool:
@@ -150,6 +170,7 @@ def _is_scalar(rep: Repeat) -> bool:
 def raw_size(layout: Layout, container: Mapping[str, Any]) -> int:
     """Bytes a parsed body occupies, from its counts (the check a compiled ``Bytes`` does not make)."""
     total = 0
+    counts = _counts(layout)
     for element in layout:
         if isinstance(element, Field):
             total += element.fmt.size
@@ -161,8 +182,16 @@ def raw_size(layout: Layout, container: Mapping[str, Any]) -> int:
                 raise ValueError(f"{element.name}: negative length {size}")
             total += size
         else:
+            _check_items(element, counts, container)
             total += sum(raw_size(element.fields, item) for item in container[element.name])
     return total
+
+
+def _check_items(rep: Repeat, counts: Mapping[str, Count], container: Mapping[str, Any]) -> None:
+    """A compiled ``Array`` takes a negative count (``N`` = 0 with offset −1) as zero: refuse it here, so that the
+    interpreted schema re-parses and says where."""
+    if isinstance(rep.count, str) and counts[rep.count].items(container[rep.count]) + rep.offset < 0:
+        raise ValueError(f"{rep.name}: negative item count")
 
 
 def _convert(layout: Layout, container: Mapping[str, Any], path: str) -> Record:
@@ -233,13 +262,13 @@ def _encode(layout: Layout, value: Mapping[str, Any], name: str) -> bytes:
             rep = repeats.get(element.name)
             if element.name in value:
                 number = int(value[element.name])
-            elif rep is not None:
+            elif rep is not None and not element.bitmap:
                 number = len(value[rep.name]) - rep.offset
             else:
                 raise LocalProtocolError(f"{name}: missing count {element.name!r}")
             if not 0 <= number < 1 << (8 * element.size):
                 raise LocalProtocolError(f"{name}: count {element.name}={number} does not fit {element.size} byte(s)")
-            counts[element.name] = number
+            counts[element.name] = element.items(number)
             out += number.to_bytes(element.size, "little")
         elif isinstance(element, Octets):
             data = bytes(value[element.name])

@@ -87,8 +87,15 @@ def records(draw: st.DrawFn, layout: Layout, max_items: int = 6) -> Record:
         elif isinstance(element, Count):
             rep = repeats.get(element.name)
             low = max(0, -rep.offset) if rep else 0
-            counts[element.name] = draw(st.integers(low, low + max_items))
-            out.append((element.name, counts[element.name]))
+            if element.bitmap:  # a bit string announcing one item per 1 bit
+                width = 8 * element.size
+                ones = draw(st.integers(min(low, width), min(low + max_items, width)))
+                bits = draw(st.lists(st.integers(0, width - 1), min_size=ones, max_size=ones, unique=True))
+                number = sum(1 << bit for bit in bits)
+            else:
+                number = draw(st.integers(low, low + max_items))
+            counts[element.name] = element.items(number)
+            out.append((element.name, number))
         elif isinstance(element, Octets):
             n = (element.count if isinstance(element.count, int) else counts[element.count]) + element.offset
             out.append((element.name, draw(st.binary(min_size=n, max_size=n))))
