@@ -7,6 +7,12 @@ Two kinds of codec: hand-written ones over :class:`UnitReader` (the foundation's
 value classes), and declarative ones built with :func:`from_layout` from a :mod:`~protocols.gdw376.layout`
 description (compiled construct schema, size checked against the counts, values as Records) — the way every
 further Fn is added.
+
+Editions: :data:`REGISTRY` holds the Q/GDW 376.1-2009 layout of every Fn (and the Fn only 1376.1-2013 defines).
+Where Q/GDW 1376.1-2013 changed a layout (e.g. AFN0C F26 counts A.8 → A.10, F161/F165/F166 times A.15 → A.1,
+AFN0D F27 with the voltage qualification rates), the 2013 codec is registered with ``edition="2013"`` in
+:data:`VARIANTS`; :func:`lookup`, :func:`decode_units` and :func:`encode_units` take the terminal's ``edition``
+and fall back to :data:`REGISTRY`.
 """
 
 from __future__ import annotations
@@ -95,14 +101,27 @@ class UnitCodec:
 
 #: The registry: (AFN, Fn, DIR) → codec. Filled by the ``afnXX`` modules at import.
 REGISTRY: dict[tuple[int, int, Dir], UnitCodec] = {}
+#: Editions whose layouts can differ (Q/GDW 376.1-2009, Q/GDW 1376.1-2013).
+EDITIONS = ("2009", "2013")
+#: Edition-specific layouts, (AFN, Fn, DIR, edition) → codec, consulted before :data:`REGISTRY`.
+VARIANTS: dict[tuple[int, int, Dir, str], UnitCodec] = {}
 
 
-def register(afn: int, fn: int, dirs: Iterable[Dir], codec: UnitCodec) -> None:
+def register(afn: int, fn: int, dirs: Iterable[Dir], codec: UnitCodec, *, edition: str | None = None) -> None:
+    """Register ``codec`` for (AFN, Fn) in each direction; with ``edition``, only for terminals of that edition
+    (the codec registered without one serves every other terminal)."""
+    if edition is not None and edition not in EDITIONS:
+        raise LocalProtocolError(f"unknown edition {edition!r}, expected one of {EDITIONS}")
     for d in dirs:
-        key = (afn, fn, d)
-        if key in REGISTRY:
-            raise LocalProtocolError(f"AFN{afn:02X} F{fn} {d.name} registered twice")
-        REGISTRY[key] = codec
+        where = f"AFN{afn:02X} F{fn} {d.name}" + (f" ({edition})" if edition else "")
+        if edition is None:
+            if (afn, fn, d) in REGISTRY:
+                raise LocalProtocolError(f"{where} registered twice")
+            REGISTRY[(afn, fn, d)] = codec
+        else:
+            if (afn, fn, d, edition) in VARIANTS:
+                raise LocalProtocolError(f"{where} registered twice")
+            VARIANTS[(afn, fn, d, edition)] = codec
 
 
 def no_body(name: str) -> UnitCodec:
@@ -128,15 +147,20 @@ def from_layout(name: str, layout: Layout) -> UnitCodec:
     return UnitCodec(name, decode, encode, codec)
 
 
-def lookup(afn: int, fn: int, dir: Dir) -> UnitCodec | None:
+def lookup(afn: int, fn: int, dir: Dir, edition: str | None = None) -> UnitCodec | None:
+    """The codec of (AFN, Fn, DIR) for a terminal of ``edition`` (None: the default, 2009 layouts)."""
+    if edition is not None:
+        variant = VARIANTS.get((afn, fn, dir, edition))
+        if variant is not None:
+            return variant
     return REGISTRY.get((afn, fn, dir))
 
 
-def decode_units(afn: int, data: bytes, dir: Dir) -> list[DataUnit]:
+def decode_units(afn: int, data: bytes, dir: Dir, *, edition: str | None = None) -> list[DataUnit]:
     """Walk ``DA DT [data]…``, expanding multi-pn / multi-Fn identifiers (points outer, Fn inner).
 
     Raises :class:`UnsupportedFn` (with the raw region) for an Fn without a codec and :class:`DecodeError` for
-    truncation or malformed bodies (path ``AFNxx/Fn/pn``).
+    truncation or malformed bodies (path ``AFNxx/Fn/pn``). ``edition`` picks the terminal's layouts (see module).
     """
     reader = UnitReader(bytes(data), f"AFN{afn:02X}")
     units: list[DataUnit] = []
@@ -145,7 +169,7 @@ def decode_units(afn: int, data: bytes, dir: Dir) -> list[DataUnit]:
         pns, fns = reader.identifier()
         for pn in pns:
             for fn in fns:
-                codec = lookup(afn, fn, dir)
+                codec = lookup(afn, fn, dir, edition)
                 if codec is None:
                     raise UnsupportedFn(afn, fn, raw=reader.data)
                 reader.path = f"AFN{afn:02X}/F{fn}/p{pn}"
@@ -159,12 +183,13 @@ def encode_identifiers(items: Iterable[tuple[int, int]]) -> bytes:
     return b"".join(encode_da(pns) + encode_dt(fns) for pns, fns in merge_identifiers(items))
 
 
-def encode_units(afn: int, units: Sequence[DataUnit], dir: Dir) -> bytes:
+def encode_units(afn: int, units: Sequence[DataUnit], dir: Dir, *, edition: str | None = None) -> bytes:
     """Inverse of :func:`decode_units`. When no unit has a data body (requests, confirmations) the identifiers
-    are merged (:func:`~protocols.gdw376.da_dt.merge_identifiers`); otherwise each unit gets its own DA DT."""
+    are merged (:func:`~protocols.gdw376.da_dt.merge_identifiers`); otherwise each unit gets its own DA DT (AFN0D
+    requests: one time tag per unit)."""
     codecs = []
     for unit in units:
-        codec = lookup(afn, unit.fn, dir)
+        codec = lookup(afn, unit.fn, dir, edition)
         if codec is None:
             raise LocalProtocolError(f"no codec for AFN{afn:02X} F{unit.fn} {dir.name}")
         if codec.encode is None and unit.value is not None:
@@ -178,7 +203,7 @@ def encode_units(afn: int, units: Sequence[DataUnit], dir: Dir) -> bytes:
     )
 
 
-def decode_frame_units(frame: LinkFrame) -> tuple[list[DataUnit], LinkFrame]:
+def decode_frame_units(frame: LinkFrame, *, edition: str | None = None) -> tuple[list[DataUnit], LinkFrame]:
     """Decode a frame's data units; returns them with the frame as finally understood.
 
     PROTOCOLS.md Part D.3: one vendor sets ACD=1 without sending EC. When the data units do not decode with the
@@ -186,13 +211,13 @@ def decode_frame_units(frame: LinkFrame) -> tuple[list[DataUnit], LinkFrame]:
     decoding is retried; on success the returned frame has ``aux.ec=None`` and a warning saying so.
     """
     try:
-        return decode_units(frame.afn, frame.data, frame.dir), frame
+        return decode_units(frame.afn, frame.data, frame.dir, edition=edition), frame
     except DecodeError as first:
         if frame.aux.ec is None or isinstance(first, UnsupportedFn):
             raise
         data = frame.data + bytes(frame.aux.ec)
         try:
-            units = decode_units(frame.afn, data, frame.dir)
+            units = decode_units(frame.afn, data, frame.dir, edition=edition)
         except DecodeError:
             raise first from None
     fixed = dataclasses.replace(

@@ -14,11 +14,13 @@ from protocols.errors import DecodeError, LocalProtocolError
 from protocols.gdw376.formats import A14, A15
 from protocols.gdw376.layout import Count, Field, LayoutCodec, Record, Repeat
 from protocols.gdw376.units import REGISTRY
+from protocols.gdw376.units.registry import VARIANTS
 
 from .layout_strategies import records
 
 LAYOUT_CODECS = sorted(
-    ((afn, fn, d.name, codec.layout) for (afn, fn, d), codec in REGISTRY.items() if codec.layout is not None),
+    [(afn, fn, d.name, codec.layout) for (afn, fn, d), codec in REGISTRY.items() if codec.layout is not None]
+    + [(afn, fn, f"{d.name}-{ed}", c.layout) for (afn, fn, d, ed), c in VARIANTS.items() if c.layout is not None],
     key=lambda t: (t[0], t[1], t[2]),
 )
 IDS = [f"AFN{afn:02X}-F{fn}-{d}" for afn, fn, d, _ in LAYOUT_CODECS]
