@@ -8,8 +8,9 @@ Rules implemented here:
 - PFC: a per-terminal frame counter, +1 for each new request, unchanged on retransmission; PSEQ is its low
   4 bits. The response future is registered before the request is written (zigpy-znp).
 - A response matches when it comes from this terminal (A1/A2), has PRM=0 and its RSEQ is the request's PSEQ;
-  a multi-frame response (FIR/FIN) is collected until FIN, each later frame's RSEQ incrementing mod 16, and
-  every frame that carries CON=1 is confirmed.
+  a multi-frame response (FIR/FIN) is collected by :class:`protocols.gdw376.reassembly.Reassembler` until FIN,
+  each later frame's RSEQ incrementing mod 16 (duplicates dropped; a frame out of order discards the partial
+  response, which the retransmitted request brings back whole), and every frame that carries CON=1 is confirmed.
 - A deny (AFN00 F2) or a per-identifier deny (AFN00 F3) raises :class:`protocols.errors.Gdw376Denied`.
 - On connection loss every pending request fails with :class:`~headend.errors.ChannelClosed`.
 """
@@ -20,7 +21,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from headend.errors import ChannelClosed, ResponseTimeout, SessionError
 from headend.logs import Prefixed
@@ -29,7 +30,16 @@ from headend.sessions.priority import Priority, PriorityLock
 from protocols.errors import Gdw376Denied, ProtocolError
 from protocols.gdw376 import messages
 from protocols.gdw376.link import Address, Afn, LinkFrame
-from protocols.gdw376.units import DataUnit, check_confirmation, decode_frame_units
+from protocols.gdw376.reassembly import (
+    Accepted,
+    Completed,
+    ConfirmRequired,
+    Failed,
+    Ignored,
+    Reassembler,
+    ReassemblyError,
+)
+from protocols.gdw376.units import DataUnit, check_confirmation
 
 _LOGGER = logging.getLogger(__name__)
 PROTOCOL = "gdw376.1"
@@ -47,12 +57,10 @@ class FrameSink:
 
 @dataclass(slots=True)
 class _Pending:
-    pseq: int
     future: asyncio.Future[list[DataUnit]]
     afn: int
-    expected_rseq: int
+    reassembler: Reassembler
     frames: int = 0
-    units: list[DataUnit] = field(default_factory=list)
 
 
 class TerminalSession:
@@ -110,7 +118,7 @@ class TerminalSession:
             target = self.address.with_msa(self._msa)
             frame = messages.read_request(target, afn, items, pseq)
             loop = asyncio.get_running_loop()
-            pending = _Pending(pseq, loop.create_future(), afn, pseq)
+            pending = _Pending(loop.create_future(), afn, Reassembler(pseq))
             self._pending = pending  # registered before the first byte leaves
             started = self._clock()
             try:
@@ -165,36 +173,42 @@ class TerminalSession:
     def handle_response(self, frame: LinkFrame) -> None:
         """A PRM=0 frame from this terminal: match it to the pending request."""
         pending = self._pending
-        if frame.seq.con:
-            self._send(messages.confirm(frame))
         if pending is None or pending.future.done():
+            if frame.seq.con:
+                self._send(messages.confirm(frame))
             self.log.warning("unexpected response AFN%02X RSEQ %d: no request pending", frame.afn, frame.seq.seq)
             return
-        if frame.seq.seq != pending.expected_rseq:
-            # a late answer to an earlier (timed-out) request, or a duplicate: drop it (§A.5)
-            self.log.info("dropping response RSEQ %d, waiting for %d", frame.seq.seq, pending.expected_rseq)
-            return
-        try:
-            units, frame = decode_frame_units(frame)  # lenient about ACD=1 without EC (PROTOCOLS.md Part D.3)
-            for warning in frame.warnings:
-                self.log.info("lenient decode: %s", warning)
-            if frame.afn == Afn.CONFIRM_DENY:
-                self._handle_confirm_deny(units, pending)
-                return
-        except ProtocolError as exc:
-            pending.future.set_exception(exc)
-            return
-        pending.frames += 1
-        pending.units.extend(units)
-        if frame.seq.fin:
-            pending.future.set_result(pending.units)
-        else:
-            pending.expected_rseq = (pending.expected_rseq + 1) & 0x0F
+        for event in pending.reassembler.feed(frame):
+            if isinstance(event, ConfirmRequired):
+                self._send(messages.confirm(event.frame))
+            elif isinstance(event, Ignored):
+                # a late answer to an earlier (timed-out) request, or a duplicate: drop it (§A.5)
+                self.log.info("dropping response RSEQ %d: %s", frame.seq.seq, event.reason)
+            elif isinstance(event, Accepted):
+                pending.frames += 1
+                for warning in event.frame.warnings:  # lenient decode (PROTOCOLS.md Part D)
+                    self.log.info("lenient decode: %s", warning)
+            elif isinstance(event, Failed):
+                if isinstance(event.error, ReassemblyError):
+                    # out of order: the partial response is gone; the retransmission brings it back whole
+                    self.log.info("multi-frame response broken: %s", event.error)
+                else:
+                    pending.future.set_exception(event.error)
+            elif isinstance(event, Completed):
+                self._complete(event, pending)
 
-    def _handle_confirm_deny(self, units: list[DataUnit], pending: _Pending) -> None:
-        """AFN00 answering the request: F1 completes it (no data), F2 / a non-zero F3 item raise Gdw376Denied."""
-        check_confirmation(units, pending.afn)
-        pending.future.set_result(pending.units)
+    def _complete(self, done: Completed, pending: _Pending) -> None:
+        """FIN reached. AFN00 answering the request: F1 completes it (no data), F2 / a non-zero F3 item raise
+        Gdw376Denied."""
+        if done.frames[-1].afn == Afn.CONFIRM_DENY:
+            try:
+                check_confirmation(done.units, pending.afn)
+            except Gdw376Denied as exc:
+                pending.future.set_exception(exc)
+                return
+            pending.future.set_result([])
+            return
+        pending.future.set_result(list(done.units))
 
     def _send(self, data: bytes) -> None:
         if not self.closed:
