@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from headend.channels.direct import DirectMeters
 from headend.channels.tcp_server import TerminalServer
 from headend.config import Config
 from headend.http import MetricsEndpoint
@@ -82,6 +83,7 @@ class HeadendApp:
         self.writer: SpoolWriter | None = None
         self.ingest: Ingest | None = None
         self.poller: PollPlan | None = None
+        self.direct: DirectMeters | None = None
         self.server: TerminalServer | None = None
         self.endpoint: MetricsEndpoint | None = None
         self._tasks: list[asyncio.Task[Any]] = []
@@ -107,6 +109,9 @@ class HeadendApp:
         self.ingest = Ingest(self.spool, self.metrics, on_durable=self._durable)
         self.ingest.start()
         self.poller = PollPlan(cfg.collection, self.registry, self.metrics, self.submit, now=self.now)
+        # meters on serial ports, serial device servers and modems (docs/direct-meters.md)
+        self.direct = DirectMeters(cfg.direct, self.metrics, lambda readings: self.submit(readings), now=self.now)
+        self.direct.start()
         self.server = TerminalServer(cfg.server, cfg.session, self.registry, self.metrics, clock=self.clock)
         await self.server.start()
         if cfg.metrics.enabled:
@@ -143,6 +148,8 @@ class HeadendApp:
             await self.server.stop()
         if self.poller is not None:
             await self.poller.stop()
+        if self.direct is not None:
+            await self.direct.stop()
         if self.ingest is not None:
             await self.ingest.stop()
         if self.writer is not None:
@@ -213,7 +220,8 @@ class HeadendApp:
             size = await asyncio.to_thread(self.spool.size_bytes)
             self.metrics.spool_depth.set(depth)
             self.metrics.spool_bytes.set(size)
-            progress = (self.server.frames_in, self.poller.completed_polls)
+            direct_rounds = self.direct.completed_rounds if self.direct is not None else 0
+            progress = (self.server.frames_in, self.poller.completed_polls + direct_rounds)
             # progress, or a quiet system (nothing connected and nothing to write) both count as alive
             if progress != last_progress or (not self.server.connections and depth == 0):
                 self.notifier.watchdog()

@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import ClassVar, cast
 
 from headend.config import BusConfig
+from headend.errors import ChannelClosed
 from headend.logs import Prefixed
 from headend.metrics import Metrics
 from headend.sessions.dlt645_master import BusMaster
@@ -66,6 +68,8 @@ class BusChannel:
     """A bus master plus the supervision of its link."""
 
     kind: ClassVar[str] = "?"
+    #: sessions a poll round may use to reach every meter (a modem redials after a dropped call)
+    session_attempts: int = 1
 
     def __init__(
         self,
@@ -116,6 +120,14 @@ class BusChannel:
     @property
     def is_up(self) -> bool:
         return self.master.is_attached
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[BusMaster]:
+        """The bus for one poll round. A permanent link is either up or the round is skipped
+        (:class:`ChannelClosed`); a modem dials here and hangs up after."""
+        if not self.is_up:
+            raise ChannelClosed(f"{self.name}: link is down")
+        yield self.master
 
     def _close_link(self, reason: str) -> None:
         protocol, self._protocol = self._protocol, None

@@ -39,9 +39,10 @@ def is_pty(path: str) -> bool:
         return False
 
 
-def _serial_port(path: str, config: BusConfig, parity: str, baud: int) -> Any:
+def _serial_port(path: str, line: tuple[int, str, int], parity: str, baud: int) -> Any:
+    bytesize, _, stopbits = line
     port = serial.serial_for_url(
-        path, do_not_open=True, baudrate=baud, bytesize=config.bytesize, parity=parity, stopbits=config.stopbits
+        path, do_not_open=True, baudrate=baud, bytesize=bytesize, parity=parity, stopbits=stopbits
     )
     port.timeout = 0  # non-blocking, as the asyncio transport wants; set before open: one tcsetattr
     port.write_timeout = 0
@@ -55,17 +56,21 @@ async def open_serial(
     factory: Callable[[], asyncio.Protocol],
     *,
     baud: int | None = None,
+    dte: bool = False,
 ) -> tuple[asyncio.Transport, asyncio.Protocol]:
-    """Open ``path`` with the line settings of ``config`` (``baud`` overrides the bus baud: a modem's port speed)
-    and connect ``factory``'s protocol to it. Raises OSError (``serial.SerialException`` is one) on failure."""
+    """Open ``path`` with the line settings of ``config`` and connect ``factory``'s protocol to it. ``dte``: the
+    port of a local modem, opened 8N1 at ``baud`` whatever the far bus uses. Raises OSError
+    (``serial.SerialException`` is one) on failure."""
     loop = asyncio.get_running_loop()
     speed = baud or config.baud
+    line = (8, "N", 1) if dte else (config.bytesize, config.parity, config.stopbits)
+    parity = line[1]
     try:
-        port = _serial_port(path, config, config.parity, speed)
+        port = _serial_port(path, line, parity, speed)
         return await _connect(loop, factory, port)  # type: ignore[no-any-return]
     except (termios.error, serial.SerialException) as exc:
         code = exc.args[0] if exc.args else None
-        if config.parity == "N" or code != errno.EINVAL or not is_pty(path):
+        if parity == "N" or code != errno.EINVAL or not is_pty(path):
             if isinstance(exc, termios.error):
                 raise OSError(code, f"{path}: {exc}") from exc
             raise
@@ -77,16 +82,18 @@ async def open_serial(
             config.parity,
             config.stopbits,
         )
-    port = _serial_port(path, config, "N", speed)
+    port = _serial_port(path, line, "N", speed)
     return await _connect(loop, factory, port)  # type: ignore[no-any-return]
 
 
 async def _connect(loop: asyncio.AbstractEventLoop, factory: Callable[[], asyncio.Protocol], port: Any) -> Any:
     try:
-        return await serial_asyncio.connection_for_serial(loop, factory, port)
+        connection = await serial_asyncio.connection_for_serial(loop, factory, port)
     except BaseException:
         port.close()
         raise
+    await asyncio.sleep(0)  # the transport calls connection_made with call_soon: let it run before the first write
+    return connection
 
 
 class SerialChannel(BusChannel):

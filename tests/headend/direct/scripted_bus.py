@@ -104,68 +104,32 @@ class ScriptedMeter:
         return frames[0]
 
 
-class ScriptedBus:
-    """Meters on a pty. Use as ``async with ScriptedBus(tmp_path, meters) as bus: … bus.path …``."""
+class ScriptedMeters:
+    """The bus side shared by the pty and TCP variants: requests in, paced replies out (through :meth:`_out`)."""
 
-    def __init__(
-        self, directory: Path, meters: Sequence[ScriptedMeter], *, baud: int = 9600, pace: bool = True
-    ) -> None:
+    def __init__(self, meters: Sequence[ScriptedMeter], *, baud: int = 9600, pace: bool = True) -> None:
         self.meters = list(meters)
         self.baud = baud
         self.pace = pace
-        self.path = str(directory / "ttyBUS")
         self.framer = Dlt645Framer()
         self.discarded: list[Discarded] = []
         self.received: list[Dlt645Frame] = []
-        self._master: int | None = None
-        self._slave: int | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._writing = asyncio.Lock()
 
     @property
     def byte_time(self) -> float:
         return BITS_PER_CHAR / self.baud
 
-    async def __aenter__(self) -> ScriptedBus:
-        self.restore()
-        return self
+    def _out(self, data: bytes) -> None:
+        raise NotImplementedError
 
-    async def __aexit__(self, *exc: object) -> None:
-        await self.vanish()
-
-    def restore(self) -> None:
-        """(Re)create the pty and point ``path`` at it."""
-        master, slave = os.openpty()
-        os.set_blocking(master, False)
-        self._master, self._slave = master, slave  # the slave stays open here: no hang-up while the head-end reopens
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
-        os.symlink(os.ttyname(slave), self.path)
-        asyncio.get_running_loop().add_reader(master, self._readable)
-
-    async def vanish(self) -> None:
-        """Close the pty (the head-end's port read fails, as with an unplugged adapter) and remove ``path``."""
+    async def _cancel_replies(self) -> None:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
-        if self._master is not None:
-            asyncio.get_running_loop().remove_reader(self._master)
-            os.close(self._master)
-            self._master = None
-        if self._slave is not None:
-            os.close(self._slave)
-            self._slave = None
 
-    def _readable(self) -> None:
-        assert self._master is not None
-        try:
-            data = os.read(self._master, 4096)
-        except BlockingIOError:
-            return
-        except OSError:
-            return
+    def feed(self, data: bytes) -> None:
+        """Bytes from the master."""
         arrived = asyncio.get_running_loop().time()
         for event in self.framer.feed(data):
             if isinstance(event, Discarded):
@@ -187,24 +151,184 @@ class ScriptedBus:
             if meter.answers_to(frame.address):
                 raw = meter.reply(frame)
                 if raw is not None:
-                    self._spawn(self._send(raw, wire_end + meter.reply_delay_s))
-
-    def _spawn(self, coro: object) -> None:
-        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+                    task = asyncio.ensure_future(self._send(raw, wire_end + meter.reply_delay_s))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
 
     async def _send(self, raw: bytes, at: float) -> None:
         loop = asyncio.get_running_loop()
         await asyncio.sleep(max(0.0, at - loop.time()))
         if not self.pace:
-            self.write(raw)
+            self._out(raw)
             return
         start = loop.time()
         for index in range(len(raw)):
             await asyncio.sleep(max(0.0, start + index * self.byte_time - loop.time()))
-            self.write(raw[index : index + 1])
+            self._out(raw[index : index + 1])
 
-    def write(self, data: bytes) -> None:
+
+class ScriptedBus(ScriptedMeters):
+    """Meters on a pty. Use as ``async with ScriptedBus(tmp_path, meters) as bus: … bus.path …``."""
+
+    def __init__(
+        self, directory: Path, meters: Sequence[ScriptedMeter], *, baud: int = 9600, pace: bool = True
+    ) -> None:
+        super().__init__(meters, baud=baud, pace=pace)
+        self.path = str(directory / "ttyBUS")
+        self._master: int | None = None
+        self._slave: int | None = None
+
+    async def __aenter__(self) -> ScriptedBus:
+        self.restore()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.vanish()
+
+    def restore(self) -> None:
+        """(Re)create the pty and point ``path`` at it."""
+        master, slave = os.openpty()
+        os.set_blocking(master, False)
+        self._master, self._slave = master, slave  # the slave stays open here: no hang-up while the head-end reopens
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+        os.symlink(os.ttyname(slave), self.path)
+        asyncio.get_running_loop().add_reader(master, self._readable)
+
+    async def vanish(self) -> None:
+        """Close the pty (the head-end's port read fails, as with an unplugged adapter) and remove ``path``."""
+        await self._cancel_replies()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+        if self._master is not None:
+            asyncio.get_running_loop().remove_reader(self._master)
+            os.close(self._master)
+            self._master = None
+        if self._slave is not None:
+            os.close(self._slave)
+            self._slave = None
+
+    def _readable(self) -> None:
+        assert self._master is not None
+        try:
+            data = os.read(self._master, 4096)
+        except OSError:  # BlockingIOError, or EIO while nobody has the slave open
+            return
+        self.feed(data)
+
+    def _out(self, data: bytes) -> None:
         if self._master is not None:
             os.write(self._master, data)
+
+
+class _Connection(asyncio.Protocol):
+    def __init__(self, server: ScriptedServer) -> None:
+        self.server = server
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.server.connections.append(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.server.feed(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self in self.server.connections:
+            self.server.connections.remove(self)
+
+
+class ScriptedServer(ScriptedMeters):
+    """Meters behind a serial device server on loopback TCP (transparent mode: bytes in, bytes out)."""
+
+    def __init__(self, meters: Sequence[ScriptedMeter], *, baud: int = 9600, pace: bool = True) -> None:
+        super().__init__(meters, baud=baud, pace=pace)
+        self.port = 0
+        self.connections: list[_Connection] = []
+        self.accepted = 0
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> ScriptedServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        def factory() -> _Connection:
+            self.accepted += 1
+            return _Connection(self)
+
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(factory, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        """Stop listening and drop every connection (the device server reboots)."""
+        await self._cancel_replies()
+        if self._server is not None:
+            self._server.close()
+        for connection in list(self.connections):
+            if connection.transport is not None:
+                connection.transport.close()
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+
+    def _out(self, data: bytes) -> None:
+        for connection in self.connections:
+            if connection.transport is not None:
+                connection.transport.write(data)
+
+
+class ScriptedModem(ScriptedBus):
+    """A Hayes modem on a pty whose far end is the scripted meters: AT commands in command mode, the bus in data
+    mode. ``results`` are the dial results to give, in order (then ``CONNECT``); :meth:`drop` loses the carrier."""
+
+    def __init__(self, directory: Path, meters: Sequence[ScriptedMeter], *, results: Sequence[str] = ()) -> None:
+        super().__init__(directory, meters, pace=False)
+        self.path = str(directory / "ttyMODEM")
+        self.results = list(results)
+        self.commands: list[str] = []
+        self.data_mode = False
+        self._line = bytearray()
+        self.escapes = 0
+
+    def feed(self, data: bytes) -> None:
+        if self.data_mode:
+            if data == b"+++":
+                self.escapes += 1
+                self.data_mode = False
+                self._answer("OK")
+                return
+            super().feed(data)
+            return
+        self._line += data
+        while b"\r" in self._line:
+            raw, _, rest = bytes(self._line).partition(b"\r")
+            self._line = bytearray(rest)
+            self._command(raw.decode("ascii").strip())
+
+    def _command(self, command: str) -> None:
+        if not command:
+            return
+        self.commands.append(command)
+        if command.upper().startswith("ATD"):
+            result = self.results.pop(0) if self.results else "CONNECT 9600"
+            self._answer(result)
+            if result.startswith("CONNECT"):
+                self.data_mode = True
+                self.framer = Dlt645Framer()
+            return
+        self._answer("OK" if command.upper().startswith("AT") else "ERROR")
+
+    def _answer(self, text: str) -> None:
+        self._out(b"\r\n" + text.encode("ascii") + b"\r\n")
+
+    async def drop(self) -> None:
+        """The line drops: replies under way are lost, NO CARRIER, back in command mode."""
+        self.data_mode = False
+        await self._cancel_replies()
+        self._answer("NO CARRIER")

@@ -1,0 +1,65 @@
+"""The meters the head-end reaches itself: builds a channel and a poll plan for every ``[[direct.serial]]``,
+``[[direct.tcp]]`` and ``[[direct.modem]]`` section, starts and stops them with the daemon (docs/direct-meters.md).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+
+from headend.channels.modem import ModemChannel
+from headend.channels.serial_bus import BusChannel
+from headend.channels.serial_port import SerialChannel
+from headend.channels.tcp_client import TcpClientChannel
+from headend.config import DirectConfig
+from headend.metrics import Metrics
+from headend.readings import Reading
+from headend.scheduling.meter_poll import MeterPollPlan, check_dis
+
+
+def build_channels(config: DirectConfig, metrics: Metrics, *, zone_now: Callable[[], datetime]) -> list[BusChannel]:
+    """One channel per configured section, in file order (serial, tcp, modem). Raises ConfigError for DIs that
+    have no register."""
+    channels: list[BusChannel] = []
+    for index, serial_config in enumerate(config.serial):
+        check_dis(serial_config.dis, f"direct.serial.{index}")
+        channels.append(SerialChannel(serial_config, metrics=metrics))
+    for index, tcp_config in enumerate(config.tcp):
+        check_dis(tcp_config.dis, f"direct.tcp.{index}")
+        channels.append(TcpClientChannel(tcp_config, metrics=metrics))
+    for index, modem_config in enumerate(config.modem):
+        check_dis(modem_config.dis, f"direct.modem.{index}")
+        channels.append(ModemChannel(modem_config, metrics=metrics, now=zone_now))
+    return channels
+
+
+class DirectMeters:
+    """Every direct channel and its poll plan."""
+
+    def __init__(
+        self,
+        config: DirectConfig,
+        metrics: Metrics,
+        sink: Callable[[Sequence[Reading]], Awaitable[None]],
+        *,
+        now: Callable[[], datetime],
+        rng: random.Random | None = None,
+    ) -> None:
+        self.channels = build_channels(config, metrics, zone_now=now)
+        self.plans = [MeterPollPlan(channel, metrics, sink, now=now, rng=rng) for channel in self.channels]
+
+    @property
+    def completed_rounds(self) -> int:
+        return sum(plan.completed_rounds for plan in self.plans)
+
+    def start(self) -> None:
+        for channel, plan in zip(self.channels, self.plans, strict=True):
+            channel.start()
+            plan.start()
+
+    async def stop(self) -> None:
+        for plan in self.plans:
+            await plan.stop()
+        for channel in self.channels:
+            await channel.stop()
