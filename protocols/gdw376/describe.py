@@ -10,7 +10,8 @@
      "aux": {"pw": hex|null, "ec": [ec1, ec2]|null, "tp": {...}|null}, "warnings": [str]}
 
 Values are JSON types only: Decimals as strings (exact), datetimes and dates in ISO 8601, bytes as upper-case hex,
-nested dataclasses as objects, tuples as lists. A frame whose data units cannot be decoded still describes its
+nested dataclasses as objects, tuples as lists; a forwarded DL/T 645 frame (AFN10 F1 ``dlt645``) is the nested
+:mod:`protocols.dlt645.describe` object of that frame. A frame whose data units cannot be decoded still describes its
 link fields, with ``valid=false`` and the reason in ``errors``; a frame that does not parse at all is described by
 :func:`describe_error` with the link fields ``null``.
 """
@@ -23,9 +24,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import IntEnum
 
+from protocols.dlt645 import describe as dlt645_describe
+from protocols.dlt645.link import parse_frame as parse_645
 from protocols.errors import ChecksumError, ProtocolError
 from protocols.gdw376.link import LinkFrame, decode_verified
 from protocols.gdw376.units import DataUnit, decode_frame_units, lookup
+from protocols.gdw376.units.afn10 import Forwarded645
 
 PROTOCOL = "gdw376.1"
 
@@ -44,6 +48,8 @@ def to_json(value: object) -> object:
         return value.isoformat()
     if isinstance(value, bytes | bytearray):
         return bytes(value).hex().upper()
+    if isinstance(value, Forwarded645):
+        return describe_forwarded(value)
     if isinstance(value, tuple | list):
         return [to_json(v) for v in value]
     if isinstance(value, Mapping):
@@ -51,6 +57,18 @@ def to_json(value: object) -> object:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
     return repr(value)
+
+
+def describe_forwarded(value: Forwarded645) -> dict[str, object]:
+    """A forwarded DL/T 645 frame (AFN10 F1) as :mod:`protocols.dlt645.describe` shows it on its own: the same
+    ``headend decode --json`` object, nested; a frame that did not parse is described with its error."""
+    if value.frame is not None:
+        return dlt645_describe.describe_frame(value.frame)
+    try:
+        frame = parse_645(value.raw)
+    except ProtocolError as exc:
+        return dlt645_describe.describe_error(value.raw, exc)
+    return dlt645_describe.describe_frame(frame)
 
 
 def _unit(frame: LinkFrame, unit: DataUnit) -> dict[str, object]:

@@ -25,10 +25,12 @@ from datetime import datetime
 
 from protocols.errors import LocalProtocolError
 from protocols.gdw376.auth import Authenticator
+from protocols.gdw376.layout import Record
 from protocols.gdw376.link import Address, Afn, Aux, Control, Dir, LinkFrame, Seq, TimeLabel, build_frame
 from protocols.gdw376.units import DataUnit, Heartbeat, encode_units
 from protocols.gdw376.units.afn00 import F1_ALL_CONFIRMED, F2_ALL_DENIED
 from protocols.gdw376.units.afn02 import F3_HEARTBEAT
+from protocols.gdw376.units.afn10 import F1_TRANSPARENT, FrameTimeout, SerialSettings
 from protocols.gdw376.units.registry import encode_identifiers
 
 FC_CONFIRM = 0  # PRM=0: 认可
@@ -169,3 +171,37 @@ def command(
         Aux(tp=tp),
         authenticator=authenticator,
     )
+
+
+#: DL/T 645 on RS-485: 2400 bit/s, 8 data bits, even parity, 1 stop bit (PROTOCOLS.md B.1).
+DLT645_LINE = SerialSettings(2400, 8, "even", 1)
+#: Default wait for the meter's answer to a forwarded frame: 10 s.
+FORWARD_WAIT = FrameTimeout(10, seconds=True)
+
+
+def forward_request(
+    address: Address,
+    port: int,
+    dlt645_frame: bytes,
+    pseq: int,
+    *,
+    serial: SerialSettings = DLT645_LINE,
+    frame_timeout: FrameTimeout = FORWARD_WAIT,
+    byte_timeout_10ms: int = 10,
+    tp: TimeLabel | None = None,
+    authenticator: Authenticator | None = None,
+) -> bytes:
+    """Master → terminal AFN10 F1 透明转发 (Q/GDW 376.1-2009 §5.16.2.1): send ``dlt645_frame`` (a whole DL/T 645
+    frame, FE preamble included if wanted) on terminal port ``port`` with the given line settings (default 2400
+    8E1, the DL/T 645 default), wait up to ``frame_timeout`` for the answer and ``byte_timeout_10ms`` × 10 ms between
+    its bytes. Built with :func:`command` (C=4B, PW from ``authenticator``); the terminal answers AFN10 F1 uplink."""
+    body = Record(
+        [
+            ("port", port),
+            ("serial", serial),
+            ("frame_timeout", frame_timeout),
+            ("byte_timeout_10ms", byte_timeout_10ms),
+            ("frame", bytes(dlt645_frame)),
+        ]
+    )
+    return command(address, Afn.FORWARD, [DataUnit(0, F1_TRANSPARENT, body)], pseq, tp=tp, authenticator=authenticator)

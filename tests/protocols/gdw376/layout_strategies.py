@@ -25,6 +25,7 @@ from protocols.gdw376.formats import (
     YearMonth,
 )
 from protocols.gdw376.layout import Count, Field, Format, Layout, Octets, Record, Repeat
+from protocols.gdw376.units.afn10 import BAUD_RATES, FrameTimeout, SerialSettings
 
 _DATETIMES = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31, 23, 59, 59))
 _LEAP_DATETIMES = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2000, 12, 31, 23, 59, 59))
@@ -73,6 +74,16 @@ CODED: dict[str, st.SearchStrategy[Any]] = {
     "A.19": st.none() | _DATETIMES.map(lambda d: HourMinute(d.hour, d.minute)),
     "A.21": st.none() | _DATETIMES.map(lambda d: YearMonth(d.year, d.month)),
     "A.24": st.none() | _DATETIMES.map(lambda d: DayHour(d.day, d.hour)),
+    # AFN10 (units/afn10.py): 透明转发通信控制字, 接收等待报文超时时间, a DL/T 645 DI
+    "透明转发通信控制字": st.builds(
+        SerialSettings,
+        st.sampled_from(BAUD_RATES),
+        st.integers(5, 8),
+        st.sampled_from(("none", "even", "odd")),
+        st.integers(1, 2),
+    ),
+    "接收等待报文超时时间": st.builds(FrameTimeout, st.integers(0, 0x7F), st.booleans()),
+    "DI": st.text("0123456789ABCDEF", min_size=8, max_size=8),
 }
 
 
