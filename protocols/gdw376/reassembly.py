@@ -91,11 +91,14 @@ Event = ConfirmRequired | Accepted | Ignored | Completed | Failed
 class Reassembler:
     """Collects the response to one request whose SEQ carried ``pseq`` (0..15)."""
 
-    def __init__(self, pseq: int, *, strict: bool = False, max_frames: int = MAX_FRAMES) -> None:
+    def __init__(
+        self, pseq: int, *, strict: bool = False, edition: str | None = None, max_frames: int = MAX_FRAMES
+    ) -> None:
         if not 0 <= pseq < RSEQ_MOD:
             raise LocalProtocolError(f"PSEQ {pseq} outside 0..15")
         self.pseq = pseq
         self.strict = strict
+        self.edition = edition  #: the terminal's edition for its data-unit layouts (Profile.edition.value)
         self.max_frames = max_frames
         self._frames: list[LinkFrame] = []
         self._units: list[DataUnit] = []
@@ -154,7 +157,7 @@ class Reassembler:
             self._fail(frame, events, f"more than {self.max_frames} frames")
             return
         try:
-            units, frame = decode_frame_units(frame)
+            units, frame = decode_frame_units(frame, edition=self.edition)
         except ProtocolError as exc:
             self._reset()
             events.append(Failed(frame, exc))
