@@ -5,7 +5,7 @@ Importing this package registers every codec: AFN00 (:mod:`.afn00`), AFN02 (:mod
 
 from __future__ import annotations
 
-from protocols.gdw376.units import afn0c, afn00, afn02, afn10
+from protocols.gdw376.units import afn0c, afn0f, afn00, afn02, afn10
 from protocols.gdw376.units.afn0c import EnergyIndication, TerminalClock
 from protocols.gdw376.units.afn00 import ConfirmItem, ConfirmList, check_confirmation
 from protocols.gdw376.units.afn02 import Heartbeat
