@@ -37,6 +37,7 @@ from protocols.dlt645.errors import (
     YearZoneCountExceeded,
     error_class,
 )
+from protocols.dlt645.formats import Kind, Scalar
 from protocols.dlt645.link import Dlt645Frame, build_frame, parse_frame
 from protocols.errors import (
     DecodeError,
@@ -47,7 +48,7 @@ from protocols.errors import (
     UnknownDataItem,
 )
 
-from .strategies import ALL_ITEMS, addresses, frame_fields, item_values
+from .strategies import ALL_ITEMS, addresses, frame_fields, item_values, largest
 from .test_link import READ_ADDRESS, READ_REPLY, READ_REQUEST
 
 METER = "000000000161"
@@ -145,8 +146,10 @@ def test_parse_ack() -> None:
         (0xB2, "00000100", "less than its DI|bytes where"),
         (0x81, "10", "less than its DI"),
         (0x93, "6101", "not 6"),
-        (0x97, "08", "no decoder"),
-        (0x91, "04030201 00", "unknown data identifier 01020304"),
+        (0x97, "0102", "no decoder"),
+        (0x97, "03", "does not select one baud rate"),
+        (0x98, "020000", "no decoder"),
+        (0x91, "04030207 00", "unknown data identifier 07020304"),
         (0x91, "00000100 563412", "00010000 ENERGY_FORWARD_ACTIVE_TOTAL: 3 bytes where XXXXXX.XX takes 4"),
         (0x91, "00010102 0A10", "02010100 VOLTAGE_A: byte 0AH is not BCD"),
     ],
@@ -158,10 +161,10 @@ def test_parse_reply_refuses(control: int, data: str, error: str) -> None:
 
 
 def test_unknown_di_is_its_own_class() -> None:
-    frame = parse_frame(build_frame(METER, 0x91, bytes.fromhex("04030201 00")))
+    frame = parse_frame(build_frame(METER, 0x91, bytes.fromhex("04030207 00")))
     with pytest.raises(UnknownDataItem) as info:
         parse_reply(frame)
-    assert info.value.di == 0x01020304
+    assert info.value.di == 0x07020304
     assert info.value.raw == frame.raw
 
 
@@ -285,22 +288,22 @@ def test_build_read_reply_parse_reply_round_trip(
     assert (reply.address, reply.di, reply.edition, reply.has_follow_up) == (address, item.di, item.edition, follow_up)
     assert [v.value for v in reply.values] == values
     assert [v.name for v in reply.values] == list(item.value_names(len(values)))
-    assert all(v.unit == item.unit for v in reply.values)
+    assert [v.unit for v in reply.values] == [f.unit for _, f in item.value_fields(len(values))]
 
 
 def test_every_registered_di_round_trips_its_largest_value_and_no_value() -> None:
     for item in ALL_ITEMS:
-        largest = Decimal(256**item.size - 1) if item.binary else Decimal(10 ** (2 * item.size) - 1)
-        if item.signed:
-            largest = -Decimal(8 * 10 ** (2 * item.size - 1) - 1)
-        largest = largest.scaleb(-item.decimals)
-        values: list[Decimal | None] = [largest, None] if item.repeat else [largest]
+        values: list[Scalar | None] = [largest(f) for f in item.fields]
+        if item.repeat:
+            values += [None if f.kind is not Kind.BITS else Decimal(0) for f in item.fields]
         reply = parse_reply(parse_frame(build_read_reply(METER, item.di, values, edition=item.edition)))
         assert isinstance(reply, ReadReply), item
         assert [v.value for v in reply.values] == values, item
-        if not item.binary:
-            none_reply = parse_reply(parse_frame(build_read_reply(METER, item.di, [None], edition=item.edition)))
-            assert isinstance(none_reply, ReadReply) and none_reply.values[0].value is None
+        if all(f.kind is not Kind.BITS for f in item.fields):
+            nothing = [None] * len(item.fields)
+            none_reply = parse_reply(parse_frame(build_read_reply(METER, item.di, nothing, edition=item.edition)))
+            assert isinstance(none_reply, ReadReply)
+            assert [v.value for v in none_reply.values] == nothing
 
 
 @given(addresses, st.integers(min_value=0, max_value=0x1F), st.integers(min_value=0, max_value=0xFF))

@@ -74,16 +74,16 @@ def test_error_reply() -> None:
 
 
 def test_unknown_di_keeps_the_link_fields() -> None:
-    described = describe_frame(parse_frame(build_frame("000000000161", 0x91, bytes.fromhex("04030201 00"))))
+    described = describe_frame(parse_frame(build_frame("000000000161", 0x91, bytes.fromhex("04030207 00"))))
     assert described["valid"] is False
-    assert described["errors"] == ["UnknownDataItem: unknown data identifier 01020304 (dlt645-2007)"]
-    assert (described["address"], described["control"], described["di"]) == ("000000000161", 0x91, "01020304")
+    assert described["errors"] == ["UnknownDataItem: unknown data identifier 07020304 (dlt645-2007)"]
+    assert (described["address"], described["control"], described["di"]) == ("000000000161", 0x91, "07020304")
 
 
 def test_unknown_di_in_a_request_is_reported() -> None:
-    described = describe_frame(parse_frame(build_frame("000000000161", 0x11, bytes.fromhex("04030201"))))
+    described = describe_frame(parse_frame(build_frame("000000000161", 0x11, bytes.fromhex("04030207"))))
     assert described["valid"] is False
-    assert described["di"] == "01020304"
+    assert described["di"] == "07020304"
 
 
 def test_describe_error_keeps_what_the_header_shows() -> None:
