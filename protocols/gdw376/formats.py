@@ -22,7 +22,7 @@ it is read here as XXXX.XX [unverified: no public table of A.28 was found].
 from __future__ import annotations
 
 import calendar
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 from decimal import Decimal
@@ -30,6 +30,8 @@ from typing import Any
 
 from protocols.common.bcd import bcd_byte, decode_decimal, encode_decimal, is_no_value, to_bcd_byte
 from protocols.errors import DecodeError, LocalProtocolError
+from protocols.gdw376.da_dt import decode_da, decode_dt, encode_da, encode_dt
+from protocols.gdw376.layout import Record
 
 Raw = bytes | bytearray | memoryview
 
@@ -221,9 +223,11 @@ class BinFormat:
 @dataclass(frozen=True, slots=True)
 class AsciiFormat:
     """ASCII text of fixed ``size`` (AFN09 F1 vendor code, versions); trailing NUL/space padding is dropped on
-    decode and added (spaces) on encode."""
+    decode and ``pad`` (space by default; NUL for AFN04 F3 APN and F16 VPN names, as terminals send them) is added
+    on encode."""
 
     size: int
+    pad: bytes = b" "
 
     @property
     def name(self) -> str:
@@ -240,7 +244,7 @@ class AsciiFormat:
         data = value.encode("ascii")
         if len(data) > self.size:
             raise LocalProtocolError(f"{value!r} is longer than {self.size}")
-        return data.ljust(self.size, b" ")
+        return data.ljust(self.size, self.pad)
 
 
 @dataclass(frozen=True, slots=True)
@@ -512,3 +516,112 @@ A18 = _partial_time("A.18", DayHourMinute, ("minute", "hour", "day"))
 A19 = _partial_time("A.19", HourMinute, ("minute", "hour"))
 A21 = _partial_time("A.21", YearMonth, ("month", "year"))
 A24 = _partial_time("A.24", DayHour, ("hour", "day"))
+
+
+# --- bit strings (BS8, BS16 …), IP addresses, data-unit identifiers (§5 "BS", "BIN" fields of the Fn tables) ------
+
+
+def _bits_name(size: int) -> str:
+    return f"BS{8 * size}"
+
+
+@dataclass(frozen=True, slots=True)
+class BitFields:
+    """A bit string (BS8/BS16) of named unsigned fields ``(name, low bit, width)``, D0 of byte 1 = bit 0; decodes to a
+    :class:`~protocols.gdw376.layout.Record` of ints in the order given. Bits no field names are 备用 (reserved):
+    a set one is a :class:`DecodeError`, not silently dropped (e.g. AFN04 F10 通信速率及端口号 = port D4..D0,
+    baud code D7..D5)."""
+
+    size: int
+    fields: tuple[tuple[str, int, int], ...]
+
+    @property
+    def name(self) -> str:
+        return _bits_name(self.size)
+
+    @property
+    def reserved(self) -> int:
+        """The mask of bits no field covers."""
+        used = 0
+        for _, low, width in self.fields:
+            used |= ((1 << width) - 1) << low
+        return ((1 << (8 * self.size)) - 1) & ~used
+
+    def decode(self, raw: Raw) -> Record:
+        data = _check_size(raw, self.size, self.name)
+        value = int.from_bytes(data, "little")
+        if value & self.reserved:
+            raise DecodeError(f"reserved bits set: {data.hex(' ').upper()}", raw=data, path=self.name)
+        return Record([(name, value >> low & ((1 << width) - 1)) for name, low, width in self.fields])
+
+    def encode(self, value: Mapping[str, int]) -> bytes:
+        names = [name for name, _, _ in self.fields]
+        if set(value) != set(names):
+            raise LocalProtocolError(f"{self.name} needs the fields {names}, got {sorted(value)}")
+        out = 0
+        for name, low, width in self.fields:
+            v = value[name]
+            if not 0 <= v < 1 << width:
+                raise LocalProtocolError(f"{self.name} field {name}={v} does not fit {width} bit(s)")
+            out |= v << low
+        return out.to_bytes(self.size, "little")
+
+
+@dataclass(frozen=True, slots=True)
+class BitSet:
+    """A bit string read as the numbers whose bit is 1, ascending: bit i (D0 of byte 1 = bit 0) stands for
+    ``first + i`` (AFN04 F9 事件记录有效标志位 bit 0 = ERC1; F23/F57 D0..D23 = hours 0..23; AFN05 F9 时段 1..8)."""
+
+    size: int
+    first: int = 1
+
+    @property
+    def name(self) -> str:
+        return _bits_name(self.size)
+
+    def decode(self, raw: Raw) -> tuple[int, ...]:
+        value = int.from_bytes(_check_size(raw, self.size, self.name), "little")
+        return tuple(self.first + i for i in range(8 * self.size) if value >> i & 1)
+
+    def encode(self, value: Iterable[int]) -> bytes:
+        out = 0
+        for number in value:
+            bit = number - self.first
+            if not 0 <= bit < 8 * self.size:
+                raise LocalProtocolError(f"{number} is outside {self.first}..{self.first + 8 * self.size - 1}")
+            out |= 1 << bit
+        return out.to_bytes(self.size, "little")
+
+
+def decode_ipv4(raw: Raw) -> str:
+    """IP 地址 (AFN04 F3/F7): 4 bytes in the order written ("192.168.0.1" is ``C0 A8 00 01``)."""
+    return ".".join(str(b) for b in _check_size(raw, 4, "IPv4"))
+
+
+def encode_ipv4(value: str) -> bytes:
+    parts = value.split(".")
+    if len(parts) != 4 or not all(p.isascii() and p.isdigit() and int(p) <= 255 for p in parts):
+        raise LocalProtocolError(f"not a dotted IPv4 address: {value!r}")
+    return bytes(int(p) for p in parts)
+
+
+@dataclass(frozen=True, slots=True)
+class UnitId:
+    """A 数据单元标识 DA DT carried as data (AFN04 F65/F66 定时上报任务的数据单元标识): its points and Fn."""
+
+    pns: tuple[int, ...]
+    fns: tuple[int, ...]
+
+
+def decode_unit_id(raw: Raw) -> UnitId:
+    """DA (2) DT (2), §5.1.1.2/§5.1.1.3 (see :mod:`protocols.gdw376.da_dt`)."""
+    data = _check_size(raw, 4, "DADT")
+    return UnitId(tuple(decode_da(data[:2])), tuple(decode_dt(data[2:])))
+
+
+def encode_unit_id(value: UnitId) -> bytes:
+    return encode_da(value.pns) + encode_dt(value.fns)
+
+
+IPV4 = CodedFormat("IPv4", 4, decode_ipv4, encode_ipv4)
+DADT = CodedFormat("DADT", 4, decode_unit_id, encode_unit_id)

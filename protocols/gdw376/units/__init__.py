@@ -1,11 +1,12 @@
 """Q/GDW 376.1 data-unit codecs (数据单元), registered by (AFN, Fn, DIR) — see :mod:`.registry`.
 
-Importing this package registers every codec: AFN00 (:mod:`.afn00`), AFN02 (:mod:`.afn02`), AFN0C (:mod:`.afn0c`).
+Importing this package registers every codec: AFN01 (:mod:`.afn01`), AFN04/AFN0A (:mod:`.afn04`),
+AFN05 (:mod:`.afn05`), AFN09 (:mod:`.afn09`), AFN00 (:mod:`.afn00`), AFN02 (:mod:`.afn02`), AFN0C (:mod:`.afn0c`).
 """
 
 from __future__ import annotations
 
-from protocols.gdw376.units import afn0c, afn0f, afn00, afn02, afn10
+from protocols.gdw376.units import afn0c, afn0f, afn00, afn01, afn02, afn04, afn05, afn09, afn10
 from protocols.gdw376.units.afn0c import EnergyIndication, TerminalClock
 from protocols.gdw376.units.afn00 import ConfirmItem, ConfirmList, check_confirmation
 from protocols.gdw376.units.afn02 import Heartbeat
@@ -33,7 +34,11 @@ __all__ = [
     "UnitReader",
     "afn0c",
     "afn00",
+    "afn01",
     "afn02",
+    "afn04",
+    "afn05",
+    "afn09",
     "check_confirmation",
     "decode_frame_units",
     "decode_units",

@@ -13,6 +13,8 @@ from protocols.gdw376.formats import (
     A3Amount,
     AsciiFormat,
     BinFormat,
+    BitFields,
+    BitSet,
     CodedFormat,
     DayHour,
     DayHourMinute,
@@ -22,6 +24,7 @@ from protocols.gdw376.formats import (
     HourMinute,
     MonthDayTime,
     RawFormat,
+    UnitId,
     YearMonth,
 )
 from protocols.gdw376.layout import Count, Field, Format, Layout, Octets, Record, Repeat
@@ -49,12 +52,35 @@ def format_values(fmt: Format) -> st.SearchStrategy[Any]:
         return st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=fmt.size)
     if isinstance(fmt, RawFormat):
         return st.binary(min_size=fmt.size, max_size=fmt.size)
+    if isinstance(fmt, BitFields):
+        return st.builds(
+            lambda *values: Record(list(zip((f[0] for f in fmt.fields), values, strict=True))),
+            *(st.integers(0, (1 << width) - 1) for _, _, width in fmt.fields),
+        )
+    if isinstance(fmt, BitSet):
+        numbers = st.integers(fmt.first, fmt.first + 8 * fmt.size - 1)
+        return st.frozensets(numbers).map(lambda s: tuple(sorted(s)))
     if isinstance(fmt, CodedFormat):
         custom = CODED.get(fmt.name)
         if custom is None:
             raise NotImplementedError(f"add a strategy for {fmt.name} to CODED")
         return custom
     raise NotImplementedError(f"no strategy for {fmt!r}")
+
+
+def _one_group(first: int, groups: int) -> st.SearchStrategy[tuple[int, ...]]:
+    """Non-empty sets of 1-based numbers inside one group of 8 (what one DA or DT can name)."""
+    return st.tuples(st.integers(0, groups - 1), st.frozensets(st.integers(0, 7), min_size=1)).map(
+        lambda gb: tuple(sorted(first + 8 * gb[0] + b for b in gb[1]))
+    )
+
+
+def _unit_points() -> st.SearchStrategy[tuple[int, ...]]:
+    return st.just((0,)) | _one_group(1, 255)
+
+
+def _unit_fns() -> st.SearchStrategy[tuple[int, ...]]:
+    return _one_group(1, 31)
 
 
 #: strategies for CodedFormat instances, by format name; a format module adding one registers it here
@@ -74,6 +100,8 @@ CODED: dict[str, st.SearchStrategy[Any]] = {
     "A.19": st.none() | _DATETIMES.map(lambda d: HourMinute(d.hour, d.minute)),
     "A.21": st.none() | _DATETIMES.map(lambda d: YearMonth(d.year, d.month)),
     "A.24": st.none() | _DATETIMES.map(lambda d: DayHour(d.day, d.hour)),
+    "IPv4": st.ip_addresses(v=4).map(str),
+    "DADT": st.builds(UnitId, _unit_points(), _unit_fns()),
     # AFN10 (units/afn10.py): 透明转发通信控制字, 接收等待报文超时时间, a DL/T 645 DI
     "透明转发通信控制字": st.builds(
         SerialSettings,

@@ -1,0 +1,99 @@
+"""AFN05 控制命令 (Q/GDW 376.1-2009 §5.6; PROTOCOLS.md A.9): downlink with PW; the terminal answers AFN00.
+pn is the 控制轮次 for F1/F2, the 总加组号 for F9–F24, p0 from F25 on, the 测量点号 for F41/F42.
+
+Bodies (checked against ``xiangruipuzhao/3761`` ``qgdw_3761_api.h`` sMtRemoteTurnOff, sMtAfn05F9_f, sMtAfn05F12_f,
+sMtAfn05F32_f and ``cil_fk.cpp`` by dinglinhui ``plms_05F01`` … ``plms_05F53``; read, not copied):
+
+- F1 遥控跳闸: one byte, 限电时间 D7..D4 (×0.5 h, 0 = 紧急限电 until released), 告警延时时间 D3..D0 (min, 0 = trip
+  at once) as PROTOCOLS.md A.9 gives it. [verify] cil_fk.cpp reads the two nibbles the other way round; the
+  header names both fields without their bits.
+- F9 时段功控投入: 时段功控投入标志 (BS8, 第1～8时段) + 时段功控定值方案号 (BIN 1, 0～2 = 第1～3套).
+- F12 当前功率下浮控投入: 滑差时间 (min), 浮动系数 (A.4), 控后总加有功功率冻结延时时间 (min), 控制时间 (×0.5 h),
+  第1～4轮告警时间 (min) — 8 bytes.
+- F25 终端保电投入: 保电持续时间 (BIN 1, ×0.5 h, 0 = 无限期) [verify: only cil_fk.cpp].
+- F26 催费告警投入: 催费告警允许∕禁止标志位 BS24 (hours 0..23, as AFN04 F23) [verify: not in either source].
+- F31 对时命令: 附录A.1 (6 bytes) terminal clock.
+- F32 中文信息: D3..D0 编号 / D7..D4 种类 (0 普通, 1 重要), 长度 Lc, Lc bytes of GB2312 text (kept as bytes).
+- F41/F42 电容器控制投入/切除: 电容器组控制标志 BS16 (第1～16组) [verify: cil_fk.cpp reads 2 bytes].
+- F49–F53: 终端通信端口号 (BIN 1).
+- Everything else listed (F2, F10, F11, F15–F20, F23, F24, F27–F29, F33–F39) has no data unit body.
+"""
+
+from __future__ import annotations
+
+from protocols.gdw376.formats import A1, A4, BIN1, BitFields, BitSet
+from protocols.gdw376.layout import Count, Field, Layout, Octets, Repeat
+from protocols.gdw376.link import Afn, Dir
+from protocols.gdw376.units.registry import from_layout, no_body, register
+
+F31_TIME_SYNC = 31
+
+F1: Layout = (
+    Field(
+        "trip",
+        BitFields(1, (("alarm_delay_min", 0, 4), ("limit_half_hours", 4, 4))),
+        "告警延时时间 (D3..D0, min) / 限电时间 (D7..D4, ×0.5 h)",
+    ),
+)
+F9: Layout = (
+    Field("periods", BitSet(1, first=1), "时段功控投入标志 (第1～8时段)"),
+    Field("scheme", BIN1, "时段功控定值方案号 (0～2 = 第1～3套)"),
+)
+F12: Layout = (
+    Field("slide_min", BIN1, "当前功率下浮控定值滑差时间 (min)"),
+    Field("coefficient", A4, "当前功率下浮控定值浮动系数"),
+    Field("freeze_delay_min", BIN1, "控后总加有功功率冻结延时时间 (min)"),
+    Field("duration", BIN1, "当前功率下浮控的控制时间 (×0.5 h)"),
+    Repeat("alarm_min", 4, (Field("alarm", BIN1, "第1～4轮告警时间 (min)"),)),
+)
+F25: Layout = (Field("duration", BIN1, "保电持续时间 (×0.5 h, 0 = 无限期)"),)
+F26: Layout = (Field("hours", BitSet(3, first=0), "催费告警允许∕禁止标志位"),)
+F31: Layout = (Field("clock", A1, "对时: 终端日历时钟"),)
+F32: Layout = (
+    Field("info", BitFields(1, (("number", 0, 4), ("kind", 4, 4))), "编号 (D3..D0) / 种类 (D7..D4 0 普通 1 重要)"),
+    Count("length", 1, "中文信息长度Lc"),
+    Octets("text", "length", title="汉字信息 (GB2312)"),
+)
+CAPACITORS: Layout = (Field("capacitors", BitSet(2, first=1), "电容器组控制标志 (第1～16组)"),)
+PORT: Layout = (Field("port", BIN1, "终端通信端口号"),)
+
+#: Fn → (the standard's name, body layout or None for no body).
+COMMANDS: dict[int, tuple[str, Layout | None]] = {
+    1: ("遥控跳闸", F1),
+    2: ("允许合闸", None),
+    9: ("时段功控投入", F9),
+    10: ("厂休功控投入", None),
+    11: ("营业报停功控投入", None),
+    12: ("当前功率下浮控投入", F12),
+    15: ("月电控投入", None),
+    16: ("购电控投入", None),
+    17: ("时段功控解除", None),
+    18: ("厂休功控解除", None),
+    19: ("营业报停功控解除", None),
+    20: ("当前功率下浮控解除", None),
+    23: ("月电控解除", None),
+    24: ("购电控解除", None),
+    25: ("终端保电投入", F25),
+    26: ("催费告警投入", F26),
+    27: ("允许终端与主站通话", None),
+    28: ("终端剔除投入", None),
+    29: ("允许终端主动上报", None),
+    31: ("对时命令", F31),
+    32: ("中文信息", F32),
+    33: ("终端保电解除", None),
+    34: ("催费告警解除", None),
+    35: ("禁止终端与主站通话", None),
+    36: ("终端剔除解除", None),
+    37: ("禁止终端主动上报", None),
+    38: ("激活终端连接主站", None),
+    39: ("命令终端断开连接", None),
+    41: ("电容器控制投入", CAPACITORS),
+    42: ("电容器控制切除", CAPACITORS),
+    49: ("命令指定通信端口暂停抄表", PORT),
+    50: ("命令指定通信端口恢复抄表", PORT),
+    51: ("命令指定通信端口重新抄表", PORT),
+    52: ("初始化指定通信端口下的全部中继路由信息", PORT),
+    53: ("删除指定通信端口下的全部电表", PORT),
+}
+for _fn, (_name, _layout) in COMMANDS.items():
+    register(Afn.CONTROL, _fn, (Dir.DOWN,), no_body(_name) if _layout is None else from_layout(_name, _layout))
