@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from headend.cli_encode import encode
 from headend.errors import ConfigError
 
 CONFIG_OPTION = click.option(
@@ -196,6 +197,14 @@ def demo(duration: float, concentrators: int, meters: int, interval: float, data
     if summary["readings_stored"] == 0:
         sys.exit(1)
 
+
+from headend.cli_meters import METER_COMMANDS  # noqa: E402  (read, scan, sniff, timesync; imports lazily)
+
+for _command in METER_COMMANDS:
+    main.add_command(_command)
+
+
+main.add_command(encode)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

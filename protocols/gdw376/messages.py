@@ -150,6 +150,7 @@ def command(
     *,
     tp: TimeLabel | None = None,
     authenticator: Authenticator | None = None,
+    edition: str | None = None,
 ) -> bytes:
     """Master → terminal request with data units (AFN01 复位, 04 设置参数, 05 控制命令, 0F 文件传输, 10 数据转发,
     or any request whose Fn has a downlink body, e.g. AFN0D with its time tags): C=41 for AFN01, 4B for AFN10 and
@@ -161,7 +162,7 @@ def command(
     if all(u.value is None for u in units):
         data = encode_identifiers((u.pn, u.fn) for u in units)
     else:
-        data = encode_units(afn, units, Dir.DOWN)
+        data = encode_units(afn, units, Dir.DOWN, edition=edition)
     return build_frame(
         Control(Dir.DOWN, True, False, False, code),
         address,
@@ -205,3 +206,10 @@ def forward_request(
         ]
     )
     return command(address, Afn.FORWARD, [DataUnit(0, F1_TRANSPARENT, body)], pseq, tp=tp, authenticator=authenticator)
+
+
+def event_request(address: Address, fn: int, pm: int, pn: int, pseq: int, *, tp: TimeLabel | None = None) -> bytes:
+    """Master → terminal AFN0E F1 请求重要事件 / F2 请求一般事件 (Q/GDW 376.1-2009 §5.14.1) for the records
+    between the pointers ``pm`` and ``pn`` (Y = Pn − Pm mod 256; read them from EC1/EC2 of an ACD=1 frame or
+    AFN0C F7). C=4B, no PW."""
+    return command(address, Afn.REQUEST_CLASS3, [DataUnit(0, fn, Record([("pm", pm), ("pn", pn)]))], pseq, tp=tp)
