@@ -6,7 +6,8 @@ A layout is a tuple of elements, in wire order (Q/GDW 376.1 §5 数据单元格�
 - :class:`Field` — one value in an appendix-A format (``A.14``…) or any :class:`Format`;
 - :class:`Count` — a binary count byte (or two) that a later :class:`Repeat` uses, e.g. F129's M (费率数); with
   ``bitmap=True`` the byte is a bit string and the count is its number of 1 bits (AFN0C F5/F6 总加组有效标志位:
-  one group of fields per valid 总加组);
+  one group of fields per valid 总加组); with ``mask`` the count is only those bits of its byte and the others are
+  flags kept in the value (AFN04 F2: 允许 D7, 被转发的终端地址数 D6..D0);
 - :class:`Repeat` — a group repeated ``count + offset`` times (``count`` names a :class:`Count`, or is an int);
 - :class:`Octets` — ``count + offset`` raw bytes (transparent-forward contents 透明转发内容, file segments 文件数据).
 
@@ -57,16 +58,22 @@ class Count:
     """A binary (little-endian) count that a later :class:`Repeat` refers to by ``name``.
 
     ``bitmap=True``: the field is a bit string (BS8/BS16) whose value is kept as it is (an int) and whose number of
-    1 bits is the count — the standard's "有效标志位" followed by one block per set bit."""
+    1 bits is the count — the standard's "有效标志位" followed by one block per set bit.
+
+    ``mask``: only these (low) bits are the count; the field's value is kept whole, so flags sharing the byte stay
+    visible (AFN04 F2 无线中继转发: D7 允许/禁止, D6..D0 被转发的终端地址数 → ``mask=0x7F``)."""
 
     name: str
     size: int = 1
     title: str = ""
     bitmap: bool = False
+    mask: int = 0
 
     def items(self, value: int) -> int:
         """How many items this count announces when its field holds ``value``."""
-        return value.bit_count() if self.bitmap else value
+        if self.bitmap:
+            return value.bit_count()
+        return value & self.mask if self.mask else value
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +146,8 @@ def _count_expr(rep: Repeat | Octets, counts: Mapping[str, Count]) -> Any:
     count = counts[rep.count]
     if count.bitmap:  # a `this` expression (compiles): the number of 1 bits
         return sum(((field >> bit) & 1 for bit in range(8 * count.size)), rep.offset)
+    if count.mask:
+        return (field & count.mask) + rep.offset
     return field + rep.offset
 
 
@@ -177,7 +186,8 @@ def raw_size(layout: Layout, container: Mapping[str, Any]) -> int:
         elif isinstance(element, Count):
             total += element.size
         elif isinstance(element, Octets):
-            size = _items(element, container)
+            announced = {name: count.items(container[name]) for name, count in counts.items()}
+            size = _items(element, announced)
             if size < 0:  # e.g. AFN10 F9 "k+4" below 4: the interpreted re-parse names the field
                 raise ValueError(f"{element.name}: negative length {size}")
             total += size

@@ -133,6 +133,8 @@ def records(draw: st.DrawFn, layout: Layout, max_items: int = 6) -> Record:
                 number = sum(1 << bit for bit in bits)
             else:
                 number = draw(st.integers(low, low + max_items))
+                if element.mask:  # flags in the bits the count does not use
+                    number |= draw(st.integers(0, (1 << (8 * element.size)) - 1)) & ~element.mask
             counts[element.name] = element.items(number)
             out.append((element.name, number))
         elif isinstance(element, Octets):
