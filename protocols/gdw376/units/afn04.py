@@ -21,8 +21,8 @@ Where the two differ or a detail rests on one source:
   2…18, 3…19), 80 bytes, after cil_fk.cpp's decoder (its AFN0A encoder leaves the per-order voltage limits out).
 - F37: the count byte is read whole; the standard's 级联/被级联 flag in that byte [verify] is not split out.
 - F4 phone numbers (BCD digits, F-filled) are kept as raw bytes: the digit order is not verified.
-- F2 (无线中继转发: count in D6..D0 shares its byte with the 允许 flag D7) is not registered: a layout count cannot
-  share its byte with a flag yet.
+- F2 无线中继转发: the 被转发的终端地址数 n (D6..D0) shares its byte with the 允许 flag (D7): a masked count
+  (``Count(mask=0x7F)``) whose value keeps the flag (cil_fk.cpp ``plms_04F02``: ``nAgree = b >> 7``, ``nNum = b & 7F``).
 """
 
 from __future__ import annotations
@@ -76,6 +76,10 @@ F1: Layout = (
     Field("response", RESPONSE, "终端等待从动站响应的超时时间 (D11..D0, s) 和重发次数 (D13..D12)"),
     Field("con_required", CON_FLAGS, "需要主站确认的通信服务（CON=1）的标志: D0 1类, D1 2类, D2 3类数据自动上报"),
     Field("heartbeat_min", BIN1, "心跳周期 (min)"),
+)
+F2: Layout = (
+    Count("relay", 1, "允许∕禁止 (D7 1 允许) 及被转发的终端地址数n (D6..D0)", mask=0x7F),
+    Repeat("addresses", "relay", (Field("address", BIN2, "被转发终端地址 (as A2)"),)),
 )
 F3: Layout = (
     Field("main_ip", IPV4, "主用IP地址"),
@@ -441,6 +445,7 @@ F83: Layout = (Field("density", BIN1, "直流模拟量冻结密度 (附录C)"),)
 #: Fn → (the standard's name, body layout) for AFN04 set and AFN0A reply.
 PARAMETERS: dict[int, tuple[str, Layout]] = {
     1: ("终端上行通信口通信参数设置", F1),
+    2: ("终端上行通信口无线中继转发设置", F2),
     3: ("主站IP地址和端口", F3),
     4: ("主站电话号码和短信中心号码", F4),
     5: ("终端上行通信消息认证参数设置", F5),

@@ -50,6 +50,12 @@ def test_f1_uplink_communication() -> None:
     )
 
 
+def test_f2_relay_count_shares_its_byte_with_the_allow_flag() -> None:
+    body = "8212 0034 12"  # D7 = 1 允许, n = 2 (D6..D0); A2 0012H, 1234H
+    check_both(2, body, R(relay=0x82, addresses=(0x12, 0x1234)))
+    check_both(2, "00", R(relay=0, addresses=()))  # forbidden, none
+
+
 def test_f3_master_ip_port() -> None:
     body = (
         "0A 00 00 01"  # 主用IP 10.0.0.1
