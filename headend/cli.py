@@ -198,6 +198,12 @@ def demo(duration: float, concentrators: int, meters: int, interval: float, data
         sys.exit(1)
 
 
+from headend.cli_meters import METER_COMMANDS  # noqa: E402  (read, scan, sniff, timesync; imports lazily)
+
+for _command in METER_COMMANDS:
+    main.add_command(_command)
+
+
 main.add_command(encode)
 
 if __name__ == "__main__":  # pragma: no cover

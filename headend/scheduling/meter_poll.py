@@ -22,6 +22,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
+from decimal import Decimal
 
 from headend.channels.serial_bus import BusChannel
 from headend.errors import ChannelClosed, ConfigError, ConfigProblem, HeadendError, ResponseTimeout
@@ -99,21 +100,22 @@ def readings_from_read(read: MeterRead, *, ts: datetime, received_at: datetime) 
     if mapped is None:
         return []
     register, unit, tariff = mapped
+    numbers = [value.value if isinstance(value.value, Decimal) else None for value in read.values]
     return [
         Reading(
             meter=read.address,
             register=register,
             tariff=index if tariff is None else tariff,
             ts=ts,
-            value=value.value,
+            value=number,
             unit=unit,
-            quality=Quality.OK if value.value is not None else Quality.INVALID,
+            quality=Quality.OK if number is not None else Quality.INVALID,
             source=read.source,
             terminal="",
             pn=0,
             received_at=received_at,
         )
-        for index, value in enumerate(read.values)
+        for index, number in enumerate(numbers)
     ]
 
 

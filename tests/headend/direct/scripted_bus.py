@@ -17,9 +17,11 @@ import contextlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 from pathlib import Path
 
+from protocols.common.bcd import bcd_byte, to_bcd_byte
 from protocols.common.framing import Discarded
 from protocols.dlt645.apdu import build_address_reply, build_error_reply, build_read_reply
 from protocols.dlt645.control import Edition, Function, Function1997, compose_control
@@ -50,6 +52,9 @@ class ScriptedMeter:
     requests: list[Dlt645Frame] = field(default_factory=list)
     #: broadcast frames seen
     broadcasts: list[Dlt645Frame] = field(default_factory=list)
+    #: a running clock for 04000101 / 04000102, this far off true time; set by 广播校时 08H
+    clock_offset: timedelta | None = None
+    clock_zone: tzinfo | None = None
     _pending_follow: list[bytes] = field(default_factory=list)
 
     def answers_to(self, address: str) -> bool:
@@ -78,6 +83,8 @@ class ScriptedMeter:
         if function != read or len(frame.data) < size:
             return None  # a request of the other edition: real meters mostly stay silent
         di = int.from_bytes(frame.data[:size], "little")
+        if di in (0x04000101, 0x04000102) and self.clock_offset is not None:
+            return self._clock_reply(di)
         if di in self.errors:
             return build_error_reply(self.address, function, self.errors[di], preamble=self.preamble)
         if di not in self.registers:
@@ -86,6 +93,24 @@ class ScriptedMeter:
         if not self.values_per_frame or len(values) <= self.values_per_frame:
             return build_read_reply(self.address, di, values, preamble=self.preamble, edition=self.edition)
         return self._split(di, values, read, follow)
+
+    def _clock_reply(self, di: int) -> bytes:
+        """Date YYMMDDWW (WW 0 = Sunday) or time hhmmss, BCD low byte first (表A.5)."""
+        assert self.clock_offset is not None
+        now = datetime.now(self.clock_zone) + self.clock_offset
+        if di == 0x04000101:
+            fields = (now.isoweekday() % 7, now.day, now.month, now.year % 100)
+        else:
+            fields = (now.second, now.minute, now.hour)
+        data = di.to_bytes(4, "little") + bytes(to_bcd_byte(f) for f in fields)
+        return build_frame(self.address, compose_control(Function.READ, reply=True), data, preamble=self.preamble)
+
+    def broadcast(self, frame: Dlt645Frame) -> None:
+        self.broadcasts.append(frame)
+        if frame.function == Function.BROADCAST_TIME and self.clock_offset is not None and len(frame.data) == 6:
+            ss, mm, hh, day, month, year = (bcd_byte(b) for b in frame.data)
+            sent = datetime(2000 + year, month, day, hh, mm, ss, tzinfo=self.clock_zone)
+            self.clock_offset = sent - datetime.now(self.clock_zone)
 
     def _split(self, di: int, values: list[Decimal | None], read: int, follow: int) -> bytes:
         item = lookup(di, edition=self.edition)
@@ -143,7 +168,7 @@ class ScriptedMeters:
         self.received.append(frame)
         if frame.address == BROADCAST:
             for meter in self.meters:
-                meter.broadcasts.append(frame)
+                meter.broadcast(frame)
             return
         # the request took its own time on the wire; the meter starts answering after it and its reply delay
         wire_end = arrived + (len(frame.raw) * self.byte_time if self.pace else 0.0)
@@ -219,6 +244,10 @@ class ScriptedBus(ScriptedMeters):
     def _out(self, data: bytes) -> None:
         if self._master is not None:
             os.write(self._master, data)
+
+    def write(self, data: bytes) -> None:
+        """Put bytes on the line (as another device would)."""
+        self._out(data)
 
 
 class _Connection(asyncio.Protocol):
