@@ -30,6 +30,7 @@ from protocols.gdw376.link import Address, Afn, Aux, Control, Dir, LinkFrame, Se
 from protocols.gdw376.units import DataUnit, Heartbeat, encode_units
 from protocols.gdw376.units.afn00 import F1_ALL_CONFIRMED, F2_ALL_DENIED
 from protocols.gdw376.units.afn02 import F3_HEARTBEAT
+from protocols.gdw376.units.afn05 import F31_TIME_SYNC
 from protocols.gdw376.units.afn10 import F1_TRANSPARENT, FrameTimeout, SerialSettings
 from protocols.gdw376.units.registry import encode_identifiers
 
@@ -213,3 +214,17 @@ def event_request(address: Address, fn: int, pm: int, pn: int, pseq: int, *, tp:
     between the pointers ``pm`` and ``pn`` (Y = Pn − Pm mod 256; read them from EC1/EC2 of an ACD=1 frame or
     AFN0C F7). C=4B, no PW."""
     return command(address, Afn.REQUEST_CLASS3, [DataUnit(0, fn, Record([("pm", pm), ("pn", pn)]))], pseq, tp=tp)
+
+
+def time_sync(
+    address: Address,
+    clock: datetime,
+    pseq: int,
+    *,
+    tp: TimeLabel | None = None,
+    authenticator: Authenticator | None = None,
+) -> bytes:
+    """Master → terminal AFN05 F31 对时命令 (Q/GDW 376.1-2009 §5.6, p0): the terminal clock as 附录A.1 (whole
+    seconds, week written), sent as a :func:`command` (C=4A, PW). The terminal answers AFN00."""
+    unit = DataUnit(0, F31_TIME_SYNC, Record({"clock": clock.replace(microsecond=0)}))
+    return command(address, Afn.CONTROL, [unit], pseq, tp=tp, authenticator=authenticator)

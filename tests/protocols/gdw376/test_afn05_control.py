@@ -10,7 +10,7 @@ import pytest
 from protocols.gdw376.formats import FloatCoefficient
 from protocols.gdw376.layout import Record
 from protocols.gdw376.link import Address, Afn, Dir, parse_frame
-from protocols.gdw376.messages import command
+from protocols.gdw376.messages import command, time_sync
 from protocols.gdw376.units import DataUnit, decode_units, lookup
 
 from .unit_tables import check_table
@@ -93,6 +93,7 @@ def test_time_sync_frame_by_hand() -> None:
         + "00 16"  # CS: the user-data bytes sum to 200H
     )
     assert frame == expected
+    assert time_sync(Address("4403", 18, msa=1), datetime(2026, 11, 23, 8, 30, 0, 250_000), pseq=1) == expected
     parsed = parse_frame(frame)
     assert decode_units(parsed.afn, parsed.data, parsed.dir) == [
         DataUnit(0, 31, R({"clock": datetime(2026, 11, 23, 8, 30)}))
