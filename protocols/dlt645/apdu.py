@@ -302,12 +302,8 @@ def _decode_read(frame: Dlt645Frame, edition: Edition, *, follow: bool) -> ReadR
     if len(data) < size + follow:
         raise DecodeError(f"read reply holds {len(data)} bytes, less than its DI", raw=frame.raw)
     di = int.from_bytes(data[:size], "little")
-    item = lookup(di, edition=edition, raw=frame.raw)
     body = data[size : len(data) - 1] if follow else data[size:]
-    try:
-        values = values_of(item, body)
-    except DecodeError as exc:
-        raise DecodeError(str(exc), raw=frame.raw, path=f"{item.di_text} {item.name}") from exc
+    values = decode_values(di, body, edition=edition, raw=frame.raw)
     return ReadReply(
         address=frame.address,
         di=di,
@@ -317,6 +313,16 @@ def _decode_read(frame: Dlt645Frame, edition: Edition, *, follow: bool) -> ReadR
         edition=edition,
         seq=data[-1] if follow else None,
     )
+
+
+def decode_values(di: int, body: bytes, *, edition: Edition = Edition.V2007, raw: bytes = b"") -> tuple[Value, ...]:
+    """Decode the value bytes of ``di`` (one frame's, or a multi-frame read's merged), naming the item in any
+    :class:`DecodeError` (path ``"00010000 ENERGY_…"``) and keeping ``raw`` (the frame) as evidence."""
+    item = lookup(di, edition=edition, raw=raw)
+    try:
+        return values_of(item, body)
+    except DecodeError as exc:
+        raise DecodeError(str(exc), raw=raw, path=f"{item.di_text} {item.name}") from exc
 
 
 def values_of(item: DataItem, body: bytes) -> tuple[Value, ...]:

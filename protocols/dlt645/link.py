@@ -106,6 +106,30 @@ def address_from_wire(raw: bytes | bytearray | memoryview) -> str:
     return bytes(raw)[::-1].hex().upper()
 
 
+def is_broadcast(address: str) -> bool:
+    """True for the broadcast address 999999999999 (广播地址, DL/T 645-2007 §4.2.3): no meter replies."""
+    return address == BROADCAST
+
+
+def address_matches(requested: str, own: str) -> bool:
+    """Meter side: whether a frame sent to ``requested`` is for the meter whose address is ``own``
+    (DL/T 645-2007 §4.2.3): its own address, the broadcast address, or a wildcard address whose non-``AA``
+    bytes equal the meter's (缩位寻址; AAAAAAAAAAAA matches every meter).
+
+    >>> address_matches("AAAAAA000161", "000000000161"), address_matches("AAAAAA000162", "000000000161")
+    (True, False)
+    """
+    requested, own = requested.upper(), own.upper()
+    if requested in (own, BROADCAST):
+        return True
+    return len(requested) == len(own) == 12 and all(
+        mine == theirs or theirs == "AA"
+        for mine, theirs in zip(
+            (own[i : i + 2] for i in range(0, 12, 2)), (requested[i : i + 2] for i in range(0, 12, 2)), strict=True
+        )
+    )
+
+
 def build_frame(address: str, control: int, data: bytes = b"", *, preamble: int = 0) -> bytes:
     """Build a frame: adds 33H to ``data``, computes CS, prefixes ``preamble`` × ``FE``.
 

@@ -15,8 +15,10 @@ from protocols.dlt645.link import (
     WILDCARD,
     Dlt645Frame,
     address_from_wire,
+    address_matches,
     address_to_wire,
     build_frame,
+    is_broadcast,
     parse_frame,
 )
 from protocols.errors import ChecksumError, FrameError, LocalProtocolError, ProtocolError
@@ -145,3 +147,21 @@ def test_parse_random_bytes_raises_only_protocol_errors(raw: bytes) -> None:
     except ProtocolError:
         return
     assert frame.raw == raw
+
+
+@pytest.mark.parametrize(
+    ("requested", "own", "matches"),
+    [
+        ("000000000161", "000000000161", True),
+        ("000000000162", "000000000161", False),
+        (BROADCAST, "000000000161", True),  # 广播地址
+        (WILDCARD, "000000000161", True),  # AAAAAAAAAAAA: the only meter on the line
+        ("AAAAAA000161", "000000000161", True),  # 缩位寻址: the low digits must match
+        ("AAAAAA000162", "000000000161", False),
+        ("aaaaaa000161", "000000000161", True),
+        ("AAAA", "000000000161", False),
+    ],
+)
+def test_address_matches(requested: str, own: str, matches: bool) -> None:
+    assert address_matches(requested, own) is matches
+    assert is_broadcast(requested) is (requested == BROADCAST)
