@@ -315,9 +315,8 @@ def scan(edition: str, low_bytes: str, no_sweep: bool, as_json: bool, **kwargs: 
 async def _scan(opts: BusOptions, edition: Any, span: range, *, sweep: bool, quiet: bool) -> list[str]:
     from rich.progress import Progress
 
-    from headend.sessions.dlt645_master import PROBES, READ_FUNCTION
-    from protocols.dlt645.data_items import DI_SIZE
-    from protocols.dlt645.link import build_frame
+    from headend.sessions.dlt645_master import PROBES
+    from protocols.dlt645.apdu import build_read
 
     probes = [(ed, di) for ed, di in PROBES if edition is None or ed is edition]
     found: set[str] = set()
@@ -332,8 +331,7 @@ async def _scan(opts: BusOptions, edition: Any, span: range, *, sweep: bool, qui
             """Probe ``pattern``; True when several meters answered at once (look closer)."""
             collided = False
             for ed, di in probes:
-                di_bytes = di.to_bytes(DI_SIZE[ed], "little")
-                request = build_frame(pattern, READ_FUNCTION[ed], di_bytes, preamble=master.config.preamble)
+                request = build_read(pattern, di, preamble=master.config.preamble, edition=ed)
                 result = await master.probe(pattern, request)
                 if result.collided:
                     collided = True
@@ -526,19 +524,11 @@ def _as_time(value: Any) -> time:
     return time(int(digits[:2]), int(digits[2:4]), int(digits[4:6]))
 
 
-def broadcast_time_data(when: datetime) -> bytes:
-    """DATA of 广播校时 (DL/T 645-2007 §7.5 / 1997 08H): ss mm hh DD MM YY, BCD, before the +33H."""
-    from protocols.common.bcd import to_bcd_byte
-
-    fields = (when.second, when.minute, when.hour, when.day, when.month, when.year % 100)
-    return bytes(to_bcd_byte(field) for field in fields)
-
-
 async def _timesync(
     opts: BusOptions, addresses: list[str], zone: ZoneInfo, max_correction: float, yes: bool, as_json: bool
 ) -> dict[str, Any]:
     from headend.errors import ResponseTimeout
-    from protocols.dlt645.control import Function
+    from protocols.dlt645.commands import build_broadcast_time
     from protocols.errors import DecodeError, DeviceError
 
     meters: dict[str, dict[str, Any]] = {address: {"meter": address} for address in addresses}
@@ -574,7 +564,7 @@ async def _timesync(
             return report
         # the frame is built for the second it finishes on the wire
         when = sent + timedelta(seconds=master.timing.tx_time(18 + master.config.preamble))
-        await master.broadcast(Function.BROADCAST_TIME, broadcast_time_data(when))
+        await master.broadcast(build_broadcast_time(when.replace(tzinfo=None), preamble=master.config.preamble))
         report["synced"] = True
         report["sent"] = when.replace(microsecond=0).isoformat()
         _say(f"time broadcast: {report['sent']}", as_json)

@@ -40,11 +40,11 @@ from headend.logs import TRACE, Prefixed
 from headend.metrics import Metrics
 from headend.sessions.priority import Priority, PriorityLock
 from protocols.common.framing import Discarded
-from protocols.dlt645.apdu import ErrorReply, Value, parse_reply, values_of
-from protocols.dlt645.control import Edition, Function, Function1997, compose_control
-from protocols.dlt645.data_items import DI_SIZE, format_di, lookup
+from protocols.dlt645.apdu import ErrorReply, Value, build_read, build_read_follow, decode_values, parse_reply
+from protocols.dlt645.control import Edition, Function, Function1997
+from protocols.dlt645.data_items import DI_SIZE, format_di
 from protocols.dlt645.framer import Dlt645Framer
-from protocols.dlt645.link import BROADCAST, WILDCARD, WILDCARD_BYTE, Dlt645Frame, address_to_wire, build_frame
+from protocols.dlt645.link import WILDCARD, WILDCARD_BYTE, Dlt645Frame, address_to_wire, build_frame
 from protocols.errors import DecodeError, DeviceError
 
 _LOGGER = logging.getLogger(__name__)
@@ -181,14 +181,6 @@ def matches_pattern(pattern: str, address: str) -> bool:
     (True, False)
     """
     return all(p in (WILDCARD_BYTE, a) for p, a in zip(address_to_wire(pattern), address_to_wire(address), strict=True))
-
-
-def build_follow_up(address: str, di: int, seq: int, edition: Edition, *, preamble: int) -> bytes:
-    """读后续数据 request: 2007 C = 12H, DATA = DI + SEQ (DL/T 645-2007 §7.2); 1997 C = 02H, DATA = DI."""
-    data = di.to_bytes(DI_SIZE[edition], "little")
-    if edition is Edition.V2007:
-        data += bytes((seq & 0xFF,))
-    return build_frame(address, FOLLOW_FUNCTION[edition], data, preamble=preamble)
 
 
 class BusMaster:
@@ -424,7 +416,7 @@ class BusMaster:
         preamble = self.config.preamble
         read_fn, follow_fn = READ_FUNCTION[edition], FOLLOW_FUNCTION[edition]
         di_bytes = di.to_bytes(DI_SIZE[edition], "little")
-        request = build_frame(address, read_fn, di_bytes, preamble=preamble)
+        request = build_read(address, di, preamble=preamble, edition=edition)
         frame = await self._reply_to(request, address, read_fn)
         parts = [_value_bytes(frame, di_bytes, follow=False)]
         seq = 0
@@ -432,16 +424,11 @@ class BusMaster:
             seq += 1
             if seq > MAX_FOLLOW_UPS:
                 raise DecodeError(f"meter {address} announced more than {MAX_FOLLOW_UPS} follow-up frames")
-            request = build_follow_up(address, di, seq, edition, preamble=preamble)
+            request = build_read_follow(address, di, seq, preamble=preamble, edition=edition)
             frame = await self._reply_to(request, address, follow_fn)
             parts.append(_value_bytes(frame, di_bytes, follow=edition is Edition.V2007))
         raw = b"".join(parts)
-        item = lookup(di, edition=edition, raw=raw)
-        try:
-            values = values_of(item, raw)
-        except DecodeError as exc:
-            raise DecodeError(str(exc), raw=raw, path=f"{item.di_text} {item.name}") from exc
-        return MeterRead(address, di, edition, values, raw, frames=seq + 1)
+        return MeterRead(address, di, edition, decode_values(di, raw, edition=edition, raw=frame.raw), raw, seq + 1)
 
     async def _reply_to(self, request: bytes, address: str, function: int) -> Dlt645Frame:
         """One request, its reply from ``address`` for ``function``; an abnormal reply raises its error."""
@@ -464,8 +451,7 @@ class BusMaster:
         attempts = self._attempts(address, state, priority)
         for _ in range(attempts):
             for edition, di in PROBES:
-                di_bytes = di.to_bytes(DI_SIZE[edition], "little")
-                request = build_frame(address, READ_FUNCTION[edition], di_bytes, preamble=self.config.preamble)
+                request = build_read(address, di, preamble=self.config.preamble, edition=edition)
                 try:
                     async with self._lock.hold(priority):
                         await self._transact(request, lambda f: f.address == address)
@@ -491,9 +477,9 @@ class BusMaster:
         request = build_frame(WILDCARD, Function.READ_ADDRESS, preamble=self.config.preamble)
         return await self.probe(WILDCARD, request, priority=priority)
 
-    async def broadcast(self, function: int, data: bytes, *, priority: Priority = Priority.CONTROL) -> None:
-        """A frame to 999999999999 (广播地址): no meter answers; the bus is held until it has gone out."""
-        request = build_frame(BROADCAST, compose_control(function), data, preamble=self.config.preamble)
+    async def broadcast(self, request: bytes, *, priority: Priority = Priority.CONTROL) -> None:
+        """Send a frame to 999999999999 (广播地址, e.g. 广播校时 08H): no meter answers; the bus is held until it has
+        gone out and the meters had their reply delay to act on it."""
         async with self._lock.hold(priority):
             await self._wait_bus_free()
             if self._write is None:

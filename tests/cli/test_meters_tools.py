@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from headend.cli_meters import broadcast_time_data, near_midnight
+from headend.cli_meters import near_midnight
 from protocols.dlt645.apdu import build_read, build_read_reply
 from tests.cli.meters_harness import DEADLINE_S, FAST, finish, headend, start
 from tests.headend.direct.scripted_bus import ScriptedBus, ScriptedMeter
@@ -74,10 +74,6 @@ def test_midnight_guard() -> None:
     assert near_midnight(datetime(2024, 1, 1, 0, 0))
     assert not near_midnight(datetime(2024, 1, 1, 23, 54, 59))
     assert not near_midnight(datetime(2024, 1, 1, 0, 5))
-
-
-def test_broadcast_time_data_is_ss_mm_hh_dd_mm_yy_bcd() -> None:
-    assert broadcast_time_data(datetime(2024, 5, 1, 12, 34, 56)).hex() == "563412010524"
 
 
 def far_from_midnight_zone() -> str:
