@@ -328,7 +328,7 @@ def decode_values(di: int, body: bytes, *, edition: Edition = Edition.V2007, raw
 def values_of(item: DataItem, body: bytes) -> tuple[Value, ...]:
     """Decode value bytes of ``item`` into named :class:`Value` s (one pass: names, fields and values come
     together from :meth:`~protocols.dlt645.data_items.DataItem.decode_named`)."""
-    return tuple(Value(name, value, field.unit) for name, field, value in item.decode_named(body))
+    return tuple([Value(name, value, field.unit) for name, field, value in item.decode_named(body)])
 
 
 def _ack_with_data(frame: Dlt645Frame, function: int) -> Ack:
@@ -344,6 +344,15 @@ def _ack_with_data(frame: Dlt645Frame, function: int) -> Ack:
     raise DecodeError(f"no decoder for reply C={frame.control:02X}H", raw=frame.raw)
 
 
+#: Read reply functions → (edition, ends with SEQ): only 2007 follow-up replies carry the SEQ (§7.2).
+_READ_REPLIES: dict[int, tuple[Edition, bool]] = {
+    Function.READ: (Edition.V2007, False),
+    Function.READ_FOLLOW: (Edition.V2007, True),
+    Function1997.READ: (Edition.V1997, False),
+    Function1997.READ_FOLLOW: (Edition.V1997, False),
+}
+
+
 def parse_reply(frame: Dlt645Frame) -> Reply:
     """Decode a frame sent by a meter (C.D7 = 1). Raises :class:`DecodeError` (or its subclass
     :class:`~protocols.errors.UnknownDataItem`) when it cannot."""
@@ -354,10 +363,9 @@ def parse_reply(frame: Dlt645Frame) -> Reply:
         if len(frame.data) != 1:
             raise DecodeError(f"abnormal reply carries {len(frame.data)} bytes, not one error word", raw=frame.raw)
         return ErrorReply(frame.address, function, frame.data[0])
-    for edition in Edition:
-        if function in (_READ[edition], _READ_FOLLOW[edition]):
-            follow = function == Function.READ_FOLLOW  # only 2007 follow-up replies end with SEQ (§7.2)
-            return _decode_read(frame, edition, follow=follow)
+    read = _READ_REPLIES.get(function)
+    if read is not None:
+        return _decode_read(frame, read[0], follow=read[1])
     if function == Function.READ_ADDRESS:
         if len(frame.data) != 6:
             raise DecodeError(f"address reply carries {len(frame.data)} bytes, not 6", raw=frame.raw)

@@ -14,8 +14,10 @@ from typing import Any
 
 import pytest
 
-from protocols.dlt645.apdu import ErrorReply, parse_reply
+from protocols.dlt645.apdu import ErrorReply, ReadReply, parse_reply
+from protocols.dlt645.control import Edition
 from protocols.dlt645.describe import describe_frame
+from protocols.dlt645.exchange import EditionDetector, ReadExchange
 from protocols.dlt645.framer import Dlt645Framer
 from protocols.dlt645.link import Dlt645Frame, parse_frame
 from protocols.errors import Dlt645ErrorResponse
@@ -59,6 +61,26 @@ def test_there_are_fixtures() -> None:
         "error_no_requested_data",
         "reply_two_fe_preamble",
         "checksum_is_end_byte",
+        # one per command and data family added with the complete catalogue
+        "broadcast_time",
+        "write_time",
+        "write_address",
+        "freeze",
+        "change_baud",
+        "change_password",
+        "clear_demand",
+        "clear_meter_refused",
+        "clear_events",
+        "control_trip_close",
+        "read_follow_up",
+        "read_max_demand",
+        "read_events",
+        "read_load_profile",
+        "missing_phases_ff",
+        "read_date_time_prepaid",
+        "commands_1997",
+        "edition_probe_1997",
+        "read_voltage_1997",
     } <= names
 
 
@@ -86,3 +108,32 @@ def test_transcript_through_the_framer(path: Path) -> None:
     framer = Dlt645Framer()
     events = [e for i in range(len(stream)) for e in framer.feed(stream[i : i + 1])]
     assert [e for e in events if isinstance(e, Dlt645Frame)] == good
+
+
+def _frames(name: str) -> list[dict[str, Any]]:
+    (path,) = [p for p in FILES if p.stem == name]
+    frames: list[dict[str, Any]] = fixture_files.load(path)["frame"]
+    return frames
+
+
+def test_follow_up_transcript_drives_a_read_exchange() -> None:
+    """The sans-IO exchange sends exactly the recorded requests and merges the recorded replies."""
+    frames = _frames("read_follow_up")
+    exchange = ReadExchange("000000000011", 0x0001FF00)
+    for frame in frames:
+        raw = bytes.fromhex(frame["hex"])
+        if frame["dir"] == "down":
+            assert exchange.request == raw
+        else:
+            exchange.receive(parse_frame(raw))
+    reply = exchange.result
+    assert isinstance(reply, ReadReply)
+    assert [str(v.value) for v in reply.values] == ["1000.00", "100.00", "200.00", "300.00", "400.00"]
+
+
+def test_probe_transcript_detects_1997() -> None:
+    frames = _frames("edition_probe_1997")
+    detector = EditionDetector("000000000011")
+    assert detector.request == bytes.fromhex(frames[0]["hex"])
+    assert detector.on_timeout() == bytes.fromhex(frames[1]["hex"])  # the 2007 probe went unanswered
+    assert detector.on_reply(parse_frame(bytes.fromhex(frames[2]["hex"]))) is Edition.V1997
