@@ -28,6 +28,7 @@ from protocols.gdw376.auth import Authenticator
 from protocols.gdw376.layout import Record
 from protocols.gdw376.link import Address, Afn, Aux, Control, Dir, LinkFrame, Seq, TimeLabel, build_frame
 from protocols.gdw376.units import DataUnit, Heartbeat, encode_units
+from protocols.gdw376.units.afn0d import TimeTag, tag_record
 from protocols.gdw376.units.afn00 import F1_ALL_CONFIRMED, F2_ALL_DENIED
 from protocols.gdw376.units.afn02 import F3_HEARTBEAT
 from protocols.gdw376.units.afn05 import F31_TIME_SYNC
@@ -228,3 +229,20 @@ def time_sync(
     seconds, week written), sent as a :func:`command` (C=4A, PW). The terminal answers AFN00."""
     unit = DataUnit(0, F31_TIME_SYNC, Record({"clock": clock.replace(microsecond=0)}))
     return command(address, Afn.CONTROL, [unit], pseq, tp=tp, authenticator=authenticator)
+
+
+def history_request(
+    address: Address,
+    items: Sequence[tuple[int, int, TimeTag]],
+    pseq: int,
+    *,
+    tp: TimeLabel | None = None,
+    edition: str | None = None,
+) -> bytes:
+    """Master → terminal AFN0D 请求2类数据 (Q/GDW 376.1-2009 §5.1.3.14): one data unit per (pn, Fn, tag), the tag
+    a :class:`~protocols.gdw376.units.afn0d.DailyTag` (Td_d), :class:`~protocols.gdw376.units.afn0d.MonthlyTag`
+    (Td_m) or :class:`~protocols.gdw376.units.afn0d.CurveTag` (Td_c) as the Fn requires; each unit has its own DA DT
+    followed by its tag. Built with :func:`command` (C=4B, no PW); the terminal answers AFN0D with the tag repeated
+    before the data."""
+    units = [DataUnit(pn, fn, tag_record(tag)) for pn, fn, tag in items]
+    return command(address, Afn.REQUEST_CLASS2, units, pseq, tp=tp, edition=edition)

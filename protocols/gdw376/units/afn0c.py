@@ -253,8 +253,9 @@ F6_LAYOUT: Layout = (
 )
 
 
-def _f26(count: Format) -> Layout:
-    """F26 断相统计: 抄表时间, 断相次数 (总, A, B, C), 断相时间累计值 A.10 min, 最近断相起始 / 结束时刻 A.17."""
+def phase_breaks(count: Format) -> Layout:
+    """F26 断相统计 (and AFN0D F32): 抄表时间, 断相次数 (总, A, B, C) in ``count``, 断相时间累计值 A.10 min,
+    最近断相起始 / 结束时刻 A.17."""
     sides = ("total", *PHASES)
     return (
         READ_TIME,
@@ -421,7 +422,7 @@ LAYOUTS: tuple[tuple[int, str, Layout], ...] = (
     (22, "当月总加无功电能量（总、费率1～M）", (TARIFFS, per_tariff("values", A3, f"当月{_GROUP_ENERGY}"))),
     (23, "终端当前剩余电量（费）", (Field("remaining", A3, "终端当前剩余电量（费）"),)),
     (24, "当前功率下浮控控后总加有功功率冻结值", (Field("power", A2, "控后总加有功功率冻结值"),)),
-    (26, "A、B、C三相断相统计数据及最近一次断相记录", _f26(A8)),
+    (26, "A、B、C三相断相统计数据及最近一次断相记录", phase_breaks(A8)),
     (27, "电能表日历时钟、编程次数及其最近一次操作时间", F27_LAYOUT),
     (28, "电表运行状态字及其变位标志", F28_LAYOUT),
     (31, "当前A、B、C三相正/反向有功电能示值、组合无功1/2电能示值", PHASE_INDICATIONS),
@@ -475,7 +476,7 @@ LAYOUTS: tuple[tuple[int, str, Layout], ...] = (
 )
 #: Q/GDW 1376.1-2013 bodies that differ from 2009's (see the module docstring).
 LAYOUTS_2013: tuple[tuple[int, str, Layout], ...] = (
-    (26, "A、B、C三相断相统计数据及最近一次断相记录", _f26(A10)),
+    (26, "A、B、C三相断相统计数据及最近一次断相记录", phase_breaks(A10)),
     (161, "电能表远程控制通断电状态及记录", _f161(A1)),
     (165, "电能表开关操作次数及时间", F165_LAYOUT_2013),
     (166, "电能表参数修改次数及时间", F166_LAYOUT_2013),
