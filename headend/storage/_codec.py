@@ -6,6 +6,7 @@ Decimals are kept as their ``str()`` (scale and digits exactly as given: ``Decim
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -27,6 +28,7 @@ def decimal_from_text(text: str | None) -> Decimal | None:
     return None if text is None else Decimal(text)
 
 
+@functools.lru_cache(maxsize=4096)  # a batch holds few distinct times (one poll round): format each once
 def datetime_to_text(moment: datetime) -> str:
     """Aware datetime → ISO 8601 with offset, plus ``[zone]`` when its tzinfo is a named zone.
 

@@ -1,18 +1,27 @@
 """The store contract shared by the TimescaleDB store and the embedded SQLite store.
 
 A store keeps :class:`~headend.readings.Reading` rows under the key ``(meter, register, tariff, ts)``
-(docs/schema.md). ``write`` is one transaction and idempotent: a reading whose key is new is *inserted*; one
-equal to the stored row (same value, unit and quality) is a *duplicate* and changes nothing; one that differs is
-a *conflict*: it is recorded in ``reading_conflicts`` beside the untouched original — billing registers are never
-silently overwritten. A conflict already recorded with the same value, unit and quality counts as a duplicate,
-so a replay of the spool after a crash adds nothing anywhere.
+(docs/schema.md): frozen registers in ``frozen_readings``, everything else in ``readings``. ``write`` is one
+transaction and idempotent: a reading whose key is new is *inserted*; one with the same content as the stored row
+is a *duplicate* and changes nothing; one that differs is a *conflict*: it is recorded in ``reading_conflicts``
+beside the untouched original, with a ``reading_conflict`` event — billing registers are never silently
+overwritten. A conflict already recorded with the same content counts as a duplicate, so a replay of the spool
+after a crash adds nothing anywhere.
+
+*Same content* means: the same value compared as a number (``12.0`` = ``12.00``), the same unit, and the same
+quality — where ``ok`` and ``backfilled`` count as the same (a 补抄 re-read that finds the value already stored
+is a duplicate; the row keeps its first quality). ``estimated`` and ``invalid`` differ from everything else.
+
+Every write transaction takes the *ingest lock* and a new ingest batch number, so batches commit in number order
+and ``ingest_batch`` is an exact watermark for incremental readers.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -20,6 +29,8 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from headend.readings import Quality, Reading
+from headend.storage._pgcopy import check_numeric
+from headend.storage.records import Event, LinkEvent, MeasurementPoint, MeterInfo, MeterRatio, TerminalInfo
 
 #: upper bounds of the integer columns (PostgreSQL smallint / integer)
 _TARIFF_MAX = 32767
@@ -39,9 +50,21 @@ class Edition(StrEnum):
 class WriteResult:
     """What one :meth:`Store.write` did; the three counts add up to the number of readings given."""
 
-    inserted: int  #: new keys, now in ``readings``
-    duplicates: int  #: equal to what was already stored (or already recorded as a conflict)
-    conflicts: int  #: a different value/unit/quality for an existing key, recorded in ``reading_conflicts``
+    inserted: int  #: new keys, now in ``readings`` / ``frozen_readings``
+    duplicates: int  #: the same content as what was already stored (or already recorded as a conflict)
+    conflicts: int  #: different content for an existing key, recorded in ``reading_conflicts`` (and ``events``)
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceResult:
+    """What one :meth:`Store.maintain` did."""
+
+    refreshed: bool  #: ``energy_daily_agg`` recomputed (Apache edition, plain PostgreSQL)
+    dropped: int  #: chunks (Apache edition) or rows (plain PostgreSQL, SQLite) of ``readings`` removed
+
+
+#: content classes of the qualities: ``ok`` and ``backfilled`` are the same content (module docstring)
+QUALITY_CLASS = {q: (Quality.OK if q is Quality.BACKFILLED else q) for q in Quality}
 
 
 class Store(Protocol):
@@ -60,14 +83,40 @@ class Store(Protocol):
     async def write(self, readings: Sequence[Reading]) -> WriteResult:
         """Store a batch in one transaction, idempotently (see the module docstring)."""
 
+    async def write_events(self, events: Sequence[Event]) -> int:
+        """Store events in one transaction; an event whose key is stored already is skipped. Returns how many
+        were new."""
+
+    async def write_link_events(self, events: Sequence[LinkEvent]) -> None:
+        """Append to the terminals' link history."""
+
+    async def save_archive(
+        self,
+        *,
+        terminals: Sequence[TerminalInfo] = (),
+        meters: Sequence[MeterInfo] = (),
+        points: Sequence[MeasurementPoint] = (),
+        ratios: Sequence[MeterRatio] = (),
+    ) -> None:
+        """Insert or update archive entries (terminals, meters, measurement points, CT/PT ratios) in one
+        transaction."""
+
+    async def maintain(self, *, keep_readings: timedelta | None) -> MaintenanceResult:
+        """Periodic upkeep the daemon runs: refresh ``energy_daily_agg`` where it is a plain materialized view,
+        and drop ``readings`` older than ``keep_readings`` (None keeps everything). ``frozen_readings`` are
+        never dropped."""
+
     async def count_readings(self) -> int:
-        """Rows in ``readings``."""
+        """Rows in ``readings`` and ``frozen_readings``."""
 
     async def schema_version(self) -> int:
         """The highest applied migration, 0 for an empty database."""
 
     async def count_conflicts(self) -> int:
         """Rows in ``reading_conflicts``."""
+
+    async def status(self) -> dict[str, object]:
+        """What ``headend db status`` shows about the store (see :mod:`headend.storage.status`)."""
 
     @property
     def edition(self) -> Edition:
@@ -82,11 +131,16 @@ def validate_reading(reading: Reading) -> None:
     """
     for name in ("ts", "received_at"):
         moment: datetime = getattr(reading, name)
-        if moment.tzinfo is None or moment.utcoffset() is None:
+        if moment.utcoffset() is None:  # also for tzinfo None
             raise ValueError(f"Reading.{name} must be timezone-aware, got {moment!r}")
     value = reading.value
-    if value is not None and not (isinstance(value, Decimal) and value.is_finite()):
-        raise ValueError(f"Reading.value must be a finite Decimal or None, got {value!r}")
+    if value is not None:
+        if not (isinstance(value, Decimal) and value.is_finite()):
+            raise ValueError(f"Reading.value must be a finite Decimal or None, got {value!r}")
+        try:
+            check_numeric(value)
+        except ValueError as exc:
+            raise ValueError(f"Reading.value does not fit PostgreSQL numeric: {exc}") from None
     if not isinstance(reading.quality, Quality):
         raise ValueError(f"Reading.quality must be a Quality, got {reading.quality!r}")
     if not 0 <= reading.tariff <= _TARIFF_MAX:
@@ -95,10 +149,25 @@ def validate_reading(reading: Reading) -> None:
         raise ValueError(f"Reading.pn out of range 0..{_PN_MAX}: {reading.pn}")
     for name in ("meter", "register", "unit", "source", "terminal"):
         text: str = getattr(reading, name)
-        if "\x00" in text:
-            raise ValueError(f"Reading.{name} contains NUL: {text!r}")
+        problem = _text_problem(text)
+        if problem:
+            raise ValueError(f"Reading.{name} {problem}: {text!r}")
     if not reading.meter or not reading.register:
         raise ValueError(f"Reading.meter and Reading.register must not be empty: {reading.key!r}")
+
+
+@functools.lru_cache(maxsize=8192)
+def _text_problem(text: str) -> str:
+    """Why ``text`` cannot be stored ("" if it can): no NUL (PostgreSQL text), valid UTF-8. Texts repeat a lot
+    (registers, units, sources, terminals): cached."""
+    if "\x00" in text:
+        return "contains NUL"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return "is not encodable as UTF-8"
+    return ""
 
 
 def validate_readings(readings: Sequence[Reading]) -> None:
