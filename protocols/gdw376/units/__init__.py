@@ -6,7 +6,7 @@ AFN05 (:mod:`.afn05`), AFN09 (:mod:`.afn09`), AFN00 (:mod:`.afn00`), AFN02 (:mod
 
 from __future__ import annotations
 
-from protocols.gdw376.units import afn0c, afn0d, afn0f, afn00, afn01, afn02, afn04, afn05, afn09, afn10
+from protocols.gdw376.units import afn0c, afn0d, afn0e, afn0f, afn00, afn01, afn02, afn04, afn05, afn09, afn10
 from protocols.gdw376.units.afn0c import EnergyIndication, TerminalClock
 from protocols.gdw376.units.afn00 import ConfirmItem, ConfirmList, check_confirmation
 from protocols.gdw376.units.afn02 import Heartbeat
@@ -34,6 +34,7 @@ __all__ = [
     "UnitReader",
     "afn0c",
     "afn0d",
+    "afn0e",
     "afn0f",
     "afn00",
     "afn01",

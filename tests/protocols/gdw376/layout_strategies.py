@@ -112,6 +112,8 @@ CODED: dict[str, st.SearchStrategy[Any]] = {
     ),
     "接收等待报文超时时间": st.builds(FrameTimeout, st.integers(0, 0x7F), st.booleans()),
     "DI": st.text("0123456789ABCDEF", min_size=8, max_size=8),
+    # ERC37/38 (units/erc.py): a DL/T 645 time YYMMDDhhmmss (A.1 without the week)
+    "YYMMDDhhmmss": st.none() | _DATETIMES.map(lambda d: d.replace(microsecond=0)),
 }
 
 
