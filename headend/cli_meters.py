@@ -315,8 +315,8 @@ def scan(edition: str, low_bytes: str, no_sweep: bool, as_json: bool, **kwargs: 
 async def _scan(opts: BusOptions, edition: Any, span: range, *, sweep: bool, quiet: bool) -> list[str]:
     from rich.progress import Progress
 
-    from headend.sessions.dlt645_master import PROBES
     from protocols.dlt645.apdu import build_read
+    from protocols.dlt645.exchange import PROBES
 
     probes = [(ed, di) for ed, di in PROBES if edition is None or ed is edition]
     found: set[str] = set()

@@ -17,13 +17,14 @@ Rules (DL/T 645-2007 §4 帧格式, §7.1 读数据, §7.2 读后续数据, §7.
   C.D6 = 1) is the meter's answer and raises the :class:`~protocols.errors.Dlt645ErrorResponse` subclass of its
   error word (``ErrorReply.check()``), without retry.
 * A reply flagged 后续帧 (C.D5 = 1) is followed with 读后续数据 (2007: 12H, DI + SEQ counting from 1; 1997: 02H,
-  DI) until a frame without the flag; the value bytes of all frames are decoded together.
+  DI) until a frame without the flag; the value bytes of all frames are decoded together
+  (:class:`protocols.dlt645.exchange.ReadExchange`; a retry resends the step that went unanswered).
 * A meter that did not answer is isolated: scheduled reads to it fail at once (:class:`MeterIsolated`) for
   ``backoff_base_s × 2^(failures-1)`` (at most ``backoff_cap_s``), and while it is failing it gets one attempt,
   not ``retries + 1`` — a dead meter costs the bus one reply timeout per backoff period, not three per poll.
   On-demand reads are always tried.
-* The edition (2007 or 1997) of each meter is configured or probed: a 2007 read of 00010000 first, then a 1997
-  read of 9010; the first edition that gets any reply from the address is remembered.
+* The edition (2007 or 1997) of each meter is configured or probed (:class:`protocols.dlt645.exchange.EditionDetector`:
+  a 2007 read of 00010000 first, then a 1997 read of 9010); the edition that gets a reply is remembered.
 """
 
 from __future__ import annotations
@@ -40,23 +41,16 @@ from headend.logs import TRACE, Prefixed
 from headend.metrics import Metrics
 from headend.sessions.priority import Priority, PriorityLock
 from protocols.common.framing import Discarded
-from protocols.dlt645.apdu import ErrorReply, Value, build_read, build_read_follow, decode_values, parse_reply
-from protocols.dlt645.control import Edition, Function, Function1997
-from protocols.dlt645.data_items import DI_SIZE, format_di
+from protocols.dlt645.apdu import ErrorReply, ReadReply, Value
+from protocols.dlt645.control import Edition, Function
+from protocols.dlt645.data_items import format_di
+from protocols.dlt645.exchange import EditionDetector, ReadExchange
 from protocols.dlt645.framer import Dlt645Framer
-from protocols.dlt645.link import WILDCARD, WILDCARD_BYTE, Dlt645Frame, address_to_wire, build_frame
+from protocols.dlt645.link import WILDCARD, Dlt645Frame, address_matches, build_frame
 from protocols.errors import DecodeError, DeviceError
 
 _LOGGER = logging.getLogger(__name__)
 PROTOCOL = "dlt645"
-
-#: 读数据 / 读后续数据 function codes per edition (DL/T 645-2007 §7.1–7.2; DL/T 645-1997 §4.2.3)
-READ_FUNCTION = {Edition.V2007: int(Function.READ), Edition.V1997: int(Function1997.READ)}
-FOLLOW_FUNCTION = {Edition.V2007: int(Function.READ_FOLLOW), Edition.V1997: int(Function1997.READ_FOLLOW)}
-#: What an ``auto`` meter is probed with, in order: current forward active energy, total (2007, then 1997).
-PROBES: tuple[tuple[Edition, int], ...] = ((Edition.V2007, 0x00010000), (Edition.V1997, 0x9010))
-#: A reply with more follow-up frames than this is a meter bug, not data (a block of 63 tariffs fits in 2).
-MAX_FOLLOW_UPS = 32
 
 
 class MeterIsolated(ResponseTimeout):
@@ -172,15 +166,6 @@ class ProbeResult:
     @property
     def collided(self) -> bool:
         return self.garbled > 0 or len({f.address for f in self.frames}) > 1
-
-
-def matches_pattern(pattern: str, address: str) -> bool:
-    """Whether ``address`` answers to ``pattern`` (AA bytes are wildcards, 缩位寻址, DL/T 645-2007 §4.2.3).
-
-    >>> matches_pattern("AAAAAAAAAA61", "000000000161"), matches_pattern("AAAAAAAAAA62", "000000000161")
-    (True, False)
-    """
-    return all(p in (WILDCARD_BYTE, a) for p, a in zip(address_to_wire(pattern), address_to_wire(address), strict=True))
 
 
 class BusMaster:
@@ -374,7 +359,8 @@ class BusMaster:
         edition: Edition | None = None,
         priority: Priority = Priority.SCHEDULED,
     ) -> MeterRead:
-        """读数据 (DL/T 645-2007 §7.1 / 1997 01H) of one DI, follow-up frames included.
+        """读数据 (DL/T 645-2007 §7.1 / 1997 01H) of one DI, follow-up frames included
+        (:class:`~protocols.dlt645.exchange.ReadExchange`; a retry resends the step that went unanswered).
 
         Raises :class:`ResponseTimeout` (:class:`MeterIsolated` for a scheduled read of a meter in backoff),
         :class:`ChannelClosed`, a :class:`~protocols.errors.Dlt645ErrorResponse` subclass for an abnormal reply,
@@ -384,6 +370,7 @@ class BusMaster:
         attempts = self._attempts(address, state, priority)
         if edition is None:
             edition = state.edition or await self.detect_edition(address, priority=priority)
+        exchange = ReadExchange(address, di, edition=edition, preamble=self.config.preamble)
         started = _now()
         for attempt in range(attempts):
             if attempt:
@@ -391,7 +378,7 @@ class BusMaster:
                 self.log.info("no answer from %s to DI %s, attempt %d", address, format_di(di, edition), attempt + 1)
             try:
                 async with self._lock.hold(priority):
-                    result = await self._read_exchange(address, di, edition)
+                    result = await self._read_exchange(exchange)
             except _NoReply:
                 continue
             except ChannelClosed:
@@ -400,67 +387,46 @@ class BusMaster:
             except DecodeError:
                 self.metrics.requests.labels(PROTOCOL, "decode_error").inc()
                 raise
-            except DeviceError:
+            if isinstance(result, ErrorReply):
                 self._answered(address, state)  # the meter is alive: it said no
                 self.metrics.requests.labels(PROTOCOL, "denied").inc()
-                raise
+                result.check()
             self._answered(address, state)
             self.metrics.requests.labels(PROTOCOL, "ok").inc()
             self.metrics.request_latency.labels(PROTOCOL).observe(_now() - started)
-            return result
+            return MeterRead(result.address, di, edition, result.values, result.raw_data, len(exchange.frames))
         self._failed(address, state)
         self.metrics.requests.labels(PROTOCOL, "timeout").inc()
         raise ResponseTimeout(f"{self.name}: meter {address} did not answer DI {format_di(di, edition)} ({attempts}×)")
 
-    async def _read_exchange(self, address: str, di: int, edition: Edition) -> MeterRead:
-        preamble = self.config.preamble
-        read_fn, follow_fn = READ_FUNCTION[edition], FOLLOW_FUNCTION[edition]
-        di_bytes = di.to_bytes(DI_SIZE[edition], "little")
-        request = build_read(address, di, preamble=preamble, edition=edition)
-        frame = await self._reply_to(request, address, read_fn)
-        parts = [_value_bytes(frame, di_bytes, follow=False)]
-        seq = 0
-        while frame.has_follow_up:
-            seq += 1
-            if seq > MAX_FOLLOW_UPS:
-                raise DecodeError(f"meter {address} announced more than {MAX_FOLLOW_UPS} follow-up frames")
-            request = build_read_follow(address, di, seq, preamble=preamble, edition=edition)
-            frame = await self._reply_to(request, address, follow_fn)
-            parts.append(_value_bytes(frame, di_bytes, follow=edition is Edition.V2007))
-        raw = b"".join(parts)
-        return MeterRead(address, di, edition, decode_values(di, raw, edition=edition, raw=frame.raw), raw, seq + 1)
-
-    async def _reply_to(self, request: bytes, address: str, function: int) -> Dlt645Frame:
-        """One request, its reply from ``address`` for ``function``; an abnormal reply raises its error."""
-
-        def match(frame: Dlt645Frame) -> bool:
-            return frame.address == address and frame.function == function
-
-        exchange = await self._transact(request, match)
-        frame = exchange.future.result()
-        if frame.is_abnormal:
-            reply = parse_reply(frame)
-            assert isinstance(reply, ErrorReply)
-            reply.check()
-        return frame
+    async def _read_exchange(self, exchange: ReadExchange) -> ReadReply | ErrorReply:
+        """Drive ``exchange`` on the bus from where it stands until it completes (raises :class:`_NoReply`)."""
+        request: bytes | None = exchange.request
+        while request is not None:
+            transaction = await self._transact(request, exchange.accepts)
+            request = exchange.receive(transaction.future.result())
+        return exchange.result
 
     async def detect_edition(self, address: str, *, priority: Priority = Priority.SCHEDULED) -> Edition:
-        """Which edition ``address`` speaks: the first of :data:`PROBES` that gets any reply from it (an abnormal
-        reply counts: the meter understood the frame). Remembered for the next reads."""
+        """Which edition ``address`` speaks (:class:`~protocols.dlt645.exchange.EditionDetector`: a 2007 read of
+        00010000, then a 1997 read of 9010; any reply decides, an abnormal one too). Remembered for later reads."""
         state = self.state(address)
         attempts = self._attempts(address, state, priority)
-        for _ in range(attempts):
-            for edition, di in PROBES:
-                request = build_read(address, di, preamble=self.config.preamble, edition=edition)
+        detector = EditionDetector(address, preamble=self.config.preamble)
+        request = detector.request
+        while request is not None:
+            for _ in range(attempts):
                 try:
                     async with self._lock.hold(priority):
-                        await self._transact(request, lambda f: f.address == address)
+                        transaction = await self._transact(request, detector.accepts)
                 except _NoReply:
                     continue
+                edition = detector.on_reply(transaction.future.result())
                 state.edition = edition
                 self._answered(address, state)
                 self.log.info("meter %s speaks %s", address, edition.value)
                 return edition
+            request = detector.on_timeout()
         self._failed(address, state)
         self.metrics.requests.labels(PROTOCOL, "timeout").inc()
         raise ResponseTimeout(f"{self.name}: meter {address} answered neither DL/T 645-2007 nor 1997")
@@ -469,7 +435,7 @@ class BusMaster:
         """Send ``request`` (addressed to ``pattern``, AA wildcards allowed) once and gather every reply from an
         address matching it until the bus is quiet: the step of a bus scan (DL/T 645-2007 §7.4, 缩位寻址)."""
         async with self._lock.hold(priority):
-            exchange = await self._transact(request, lambda f: matches_pattern(pattern, f.address), collect=True)
+            exchange = await self._transact(request, lambda f: address_matches(pattern, f.address), collect=True)
         return ProbeResult(tuple(exchange.frames), exchange.garbled)
 
     async def read_address(self, *, priority: Priority = Priority.ON_DEMAND) -> ProbeResult:
@@ -506,19 +472,6 @@ class BusMaster:
             except (DecodeError, DeviceError) as exc:
                 results.append(exc)
         return results
-
-
-def _value_bytes(frame: Dlt645Frame, di_bytes: bytes, *, follow: bool) -> bytes:
-    """The value bytes of a read reply frame: after the DI, before a 12H reply's SEQ (DL/T 645-2007 §7.1–7.2)."""
-    data = frame.data
-    if data[: len(di_bytes)] != di_bytes:
-        raise DecodeError(
-            f"reply carries DI {data[: len(di_bytes)][::-1].hex().upper()}, not the one asked for", raw=frame.raw
-        )
-    end = len(data) - 1 if follow else len(data)
-    if end < len(di_bytes):
-        raise DecodeError(f"reply holds {len(data)} bytes, less than its DI", raw=frame.raw)
-    return data[len(di_bytes) : end]
 
 
 def _now() -> float:

@@ -327,9 +327,10 @@ class ScriptedModem(ScriptedBus):
 
     def feed(self, data: bytes) -> None:
         if self.data_mode:
-            if data == b"+++":
+            if data.endswith(b"+++"):  # the escape, after its guard time (bytes before it still reach the bus)
                 self.escapes += 1
                 self.data_mode = False
+                super().feed(data[:-3])
                 self._answer("OK")
                 return
             super().feed(data)
