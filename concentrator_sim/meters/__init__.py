@@ -1,0 +1,79 @@
+"""Simulated DL/T 645 meters reached directly: on an RS-485 bus (a pty), behind a TCP serial server, behind a modem.
+
+Run it (prints where to connect as one JSON line, see :mod:`concentrator_sim.meters.__main__`)::
+
+    python -m concentrator_sim.meters --config config/meters.example.toml --link-dir /tmp/meters [--control]
+    {"buses": {"bus1": {"pty": "/dev/pts/7", "link": "/tmp/meters/bus1", "baud": 2400,
+               "tcp": {"host": "127.0.0.1", "port": 40113}, "meters": [{"address": "000000000001", …}]}},
+     "modems": {"modem1": {"pty": "/dev/pts/8", "link": "/tmp/meters/modem1", "numbers": {"5550101": …}}}}
+
+Or in-process, on the running event loop (tests)::
+
+    from concentrator_sim.meters import BusMeter, Dlt645Meter, MeterConfig, PtyPort, Rs485Bus
+
+    bus = Rs485Bus([BusMeter(Dlt645Meter(MeterConfig("000000000001")), reply_delay_s=0.05)], baud=2400)
+    port = await PtyPort(bus, link=tmp_path / "bus1").open()   # port.path == "/dev/pts/N"
+    ...  # the head-end opens port.path (or the link) at 2400 baud and reads
+    port.close(); bus.close()
+
+    async with MeterSim(config.from_mapping({...})) as sim:    # everything a config describes
+        sim.describe(); sim.stats(); await sim.control({"cmd": "vanish", "bus": "bus1"})
+
+Public API
+    :class:`Dlt645Meter` (``model``) — one meter, sans-IO: ``handle(frame, now) -> list[bytes]`` answers a parsed
+    :class:`~protocols.dlt645.link.Dlt645Frame` heard at true instant ``now`` (aware); ``read(di, now)`` gives the
+    exact values it would send; ``advance(now)``, ``set_supply(on, now)``, ``local_time(now)``,
+    ``status_word(n)``; attributes ``address``, ``baud``, ``edition``, ``profile``, ``relay_closed``,
+    ``registers``, ``daily``, ``settlements``, ``counters``. :class:`MeterConfig` — address, profile, seed, tz,
+    baud, clock offset/ppm, daily freezes kept, settlement day, relay state.
+    The load behind a meter of address ``A`` with seed ``S`` is ``concentrator_sim.model.meter_model(S,
+    DIRECT_A1, 0, int(A))`` (forward active energy per tariff; registers show it truncated to 0.01 kWh).
+
+    :class:`Rs485Bus` (``bus``) — meters on one line at real 8E1 timing (11 bits per byte): ``receive(port,
+    data)`` from an attached port, replies after each meter's delay at byte-time pace to every other port;
+    ``meter(address)``, ``stats`` (:class:`BusStats`), ``attach``/``detach``/``close``. :class:`BusMeter` — a
+    meter plus ``reply_delay_s``, ``fault`` (:class:`MeterFault`: silent, late, corrupt, wrong_address),
+    ``fault_rate``, ``late_reply_s``, ``set_supply(on, now)``.
+
+    :class:`PtyPort` (``bus``) — the bus on a pseudo-terminal: ``await open()``, ``path``, ``link``,
+    ``vanish()`` / ``await reappear()`` (adapter unplugged and back), ``close()``. The meters only understand the
+    baud rate the head-end set on the pty if it is their own (``Rs485Bus(check_line=False)`` to ignore).
+
+    :class:`SerialServer` (``tcp_server``) — the bus behind a TCP listener, one client at a time: ``await
+    start()``, ``host``, ``port``, ``paced``, ``await close()``.
+
+    :class:`AtModem` (``modem``) — a Hayes modem on a pty (dialect in :mod:`concentrator_sim.meters.modem`):
+    ``AtModem({"5550101": DialTarget(Result.CONNECT, bus, connect_delay_s=0.2)})``, ``await open()``, ``path``,
+    ``drop_carrier()``, ``state``, ``close()``.
+
+    :class:`MeterSim` (``sim``) — all of it from a :class:`MetersConfig` (``config``: ``load(path)``,
+    ``from_mapping(table)``); :class:`MeterProfile` (``profiles``: ``load_profile(name)``) — vendor quirks learnt
+    from ``firmware_fixtures/dlt645/<vendor>-<model>-<fw>/`` transcripts.
+"""
+
+from concentrator_sim.meters.bus import BusMeter, BusStats, MeterFault, PtyPort, Rs485Bus
+from concentrator_sim.meters.config import MetersConfig
+from concentrator_sim.meters.model import DIRECT_A1, Dlt645Meter, MeterConfig
+from concentrator_sim.meters.modem import AtModem, DialTarget, Result
+from concentrator_sim.meters.profiles import MeterProfile, load_profile
+from concentrator_sim.meters.sim import MeterSim
+from concentrator_sim.meters.tcp_server import SerialServer
+
+__all__ = [
+    "DIRECT_A1",
+    "AtModem",
+    "BusMeter",
+    "BusStats",
+    "DialTarget",
+    "Dlt645Meter",
+    "MeterConfig",
+    "MeterFault",
+    "MeterProfile",
+    "MeterSim",
+    "MetersConfig",
+    "PtyPort",
+    "Result",
+    "Rs485Bus",
+    "SerialServer",
+    "load_profile",
+]
