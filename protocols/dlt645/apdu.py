@@ -31,18 +31,19 @@ from decimal import Decimal
 from typing import NoReturn, TypeAlias
 
 from protocols.common.bcd import bcd_byte, to_bcd_byte
+from protocols.dlt645.commands import DEFAULT_PREAMBLE as DEFAULT_PREAMBLE  # re-exported: readers build with it
 from protocols.dlt645.commands import Command, Password, baud_from_word, parse_command
 from protocols.dlt645.control import Edition, Function, Function1997, compose_control
-from protocols.dlt645.data_items import DI_SIZE, DataItem, lookup
+from protocols.dlt645.data_items import DI_SIZE, DataItem, di_to_wire, lookup
 from protocols.dlt645.errors import raise_error_word
 from protocols.dlt645.formats import Scalar, field_of
 from protocols.dlt645.link import WILDCARD, Dlt645Frame, address_from_wire, address_to_wire, build_frame
 from protocols.errors import DecodeError, LocalProtocolError
 
-#: FE bytes a master sends before a request (PROTOCOLS.md B.1: "up to 4").
-DEFAULT_PREAMBLE = 4
-_READ = {Edition.V2007: Function.READ, Edition.V1997: Function1997.READ}
-_READ_FOLLOW = {Edition.V2007: Function.READ_FOLLOW, Edition.V1997: Function1997.READ_FOLLOW}
+#: 读数据 and 读后续数据 function codes per edition.
+READ_FUNCTIONS = {Edition.V2007: Function.READ, Edition.V1997: Function1997.READ}
+FOLLOW_FUNCTIONS = {Edition.V2007: Function.READ_FOLLOW, Edition.V1997: Function1997.READ_FOLLOW}
+_READ, _READ_FOLLOW = READ_FUNCTIONS, FOLLOW_FUNCTIONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,13 +163,6 @@ Request: TypeAlias = ReadRequest | ReadAddressRequest | ReadFollowRequest | Rere
 Reply: TypeAlias = ReadReply | ErrorReply | AddressReply | Ack
 
 
-def _di_bytes(di: int, edition: Edition) -> bytes:
-    size = DI_SIZE[edition]
-    if not 0 <= di < 1 << (8 * size):
-        raise LocalProtocolError(f"DI {di:#x} does not fit {size} bytes")
-    return di.to_bytes(size, "little")
-
-
 def build_read(
     address: str,
     di: int,
@@ -179,7 +173,7 @@ def build_read(
 ) -> bytes:
     """读数据 request: C = 11H (1997: 01H), DATA = DI low byte first (DL/T 645-2007 §7.1), then ``params``
     (load-profile reads: :func:`load_profile_params`)."""
-    return build_frame(address, _READ[edition], _di_bytes(di, edition) + params, preamble=preamble)
+    return build_frame(address, _READ[edition], di_to_wire(di, edition) + params, preamble=preamble)
 
 
 _PROFILE_TIME = field_of("YYMMDDhhmm")
@@ -226,7 +220,7 @@ def build_read_follow(
     edition: Edition = Edition.V2007,
 ) -> bytes:
     """读后续数据: 12H with DI + SEQ (DL/T 645-2007 §7.2; SEQ 1..255), or 1997 02H with the DI only."""
-    data = _di_bytes(di, edition)
+    data = di_to_wire(di, edition)
     if edition is Edition.V2007:
         if seq is None or not 0 <= seq <= 0xFF:
             raise LocalProtocolError(f"follow-up SEQ {seq!r} is not one byte")
@@ -272,7 +266,7 @@ def build_data_reply(
     """Meter side: a read reply carrying ``data`` (value bytes, already encoded — e.g. one slice of a long
     block). With ``seq`` it answers 读后续数据: 92H / B2H + SEQ (1997: 82H / A2H, ``seq`` must be ``None``);
     ``follow_up`` sets D5 (more frames to come)."""
-    body = _di_bytes(di, edition) + data
+    body = di_to_wire(di, edition) + data
     function = _READ[edition]
     if seq is not None:
         if edition is Edition.V1997 or not 0 <= seq <= 0xFF:

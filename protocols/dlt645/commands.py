@@ -54,7 +54,7 @@ from typing import TypeAlias
 
 from protocols.common.bcd import bcd_byte, to_bcd_byte
 from protocols.dlt645.control import Edition, Function, Function1997, compose_control
-from protocols.dlt645.data_items import DI_SIZE, lookup
+from protocols.dlt645.data_items import di_to_wire, lookup
 from protocols.dlt645.formats import Scalar, field_of
 from protocols.dlt645.link import BROADCAST, WILDCARD, Dlt645Frame, address_from_wire, address_to_wire, build_frame
 from protocols.errors import DecodeError, LocalProtocolError
@@ -336,13 +336,6 @@ def build_broadcast_time(when: datetime, *, preamble: int = DEFAULT_PREAMBLE) ->
     return build_frame(BROADCAST, Function.BROADCAST_TIME, _clock(when), preamble=preamble)
 
 
-def _di(di: int, edition: Edition) -> bytes:
-    size = DI_SIZE[edition]
-    if not 0 <= di < 1 << (8 * size):
-        raise LocalProtocolError(f"DI {di:#x} does not fit {size} bytes")
-    return di.to_bytes(size, "little")
-
-
 def build_write(
     address: str,
     di: int,
@@ -357,9 +350,11 @@ def build_write(
     or given as the raw value bytes."""
     data = values if isinstance(values, bytes) else lookup(di, edition=edition).encode(values)
     if edition is Edition.V2007:
-        body = _di(di, edition) + _authority(password, operator) + data
+        body = di_to_wire(di, edition) + _authority(password, operator) + data
         return build_frame(address, Function.WRITE, body, preamble=preamble)
-    return build_frame(address, Function1997.WRITE, _di(di, edition) + password.to_wire() + data, preamble=preamble)
+    return build_frame(
+        address, Function1997.WRITE, di_to_wire(di, edition) + password.to_wire() + data, preamble=preamble
+    )
 
 
 def build_write_address(
@@ -408,7 +403,7 @@ def build_change_password(
 ) -> bytes:
     """18H 修改密码: DI of the new level + old + new password (1997 0FH: old + new only)."""
     if edition is Edition.V2007:
-        body = _di(password_di(new.level), edition) + old.to_wire() + new.to_wire()
+        body = di_to_wire(password_di(new.level), edition) + old.to_wire() + new.to_wire()
         return build_frame(address, Function.CHANGE_PASSWORD, body, preamble=preamble)
     return build_frame(address, Function1997.CHANGE_PASSWORD, old.to_wire() + new.to_wire(), preamble=preamble)
 
@@ -446,7 +441,7 @@ def build_clear_events(
     preamble: int = DEFAULT_PREAMBLE,
 ) -> bytes:
     """1BH 事件清零 of one event (its record DI) or, by default, all (FFFFFFFF)."""
-    body = _authority(password, operator) + _di(di, Edition.V2007)
+    body = _authority(password, operator) + di_to_wire(di, Edition.V2007)
     return build_frame(address, Function.CLEAR_EVENTS, body, preamble=preamble)
 
 

@@ -57,6 +57,18 @@ from protocols.errors import DecodeError, LocalProtocolError, UnknownDataItem
 DI_SIZE = {Edition.V2007: 4, Edition.V1997: 2}
 
 
+def di_to_wire(di: int, edition: Edition = Edition.V2007) -> bytes:
+    """A DI as sent: DI0 first, 4 bytes (2007) or 2 (1997); :class:`LocalProtocolError` if it does not fit.
+
+    >>> di_to_wire(0x00010000).hex(), di_to_wire(0x9010, Edition.V1997).hex()
+    ('00000100', '1090')
+    """
+    size = DI_SIZE[edition]
+    if not 0 <= di < 1 << (8 * size):
+        raise LocalProtocolError(f"DI {di:#x} does not fit {size} bytes")
+    return di.to_bytes(size, "little")
+
+
 def format_di(di: int, edition: Edition = Edition.V2007) -> str:
     """A DI as the standard writes it: 8 hex digits for 2007, 4 for 1997, most significant first.
 

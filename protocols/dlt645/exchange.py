@@ -32,6 +32,8 @@ from collections.abc import Sequence
 
 from protocols.dlt645.apdu import (
     DEFAULT_PREAMBLE,
+    FOLLOW_FUNCTIONS,
+    READ_FUNCTIONS,
     ErrorReply,
     ReadReply,
     build_read,
@@ -39,15 +41,13 @@ from protocols.dlt645.apdu import (
     decode_values,
 )
 from protocols.dlt645.control import Edition, Function, Function1997, edition_of
-from protocols.dlt645.data_items import DI_SIZE
+from protocols.dlt645.data_items import di_to_wire
 from protocols.dlt645.link import Dlt645Frame, address_matches
 from protocols.errors import DecodeError, LocalProtocolError
 
 #: More follow-up frames than this is a meter bug, not data (63 tariffs fit in two frames, a load-profile read
 #: of 99 blocks in about 50).
 MAX_FOLLOW_UPS = 64
-_READ = {Edition.V2007: Function.READ, Edition.V1997: Function1997.READ}
-_FOLLOW = {Edition.V2007: Function.READ_FOLLOW, Edition.V1997: Function1997.READ_FOLLOW}
 
 
 class ReadExchange:
@@ -72,7 +72,7 @@ class ReadExchange:
         self._edition = edition
         self._preamble = preamble
         self._max_follow_ups = max_follow_ups
-        self._di_bytes = di.to_bytes(DI_SIZE[edition], "little")
+        self._di_bytes = di_to_wire(di, edition)
         self._request = build_read(address, di, edition=edition, params=params, preamble=preamble)
         self._seq = 0
         self._parts: list[bytes] = []
@@ -108,7 +108,7 @@ class ReadExchange:
         return tuple(self._frames)
 
     def _expected_function(self) -> int:
-        return (_FOLLOW if self._seq else _READ)[self._edition]
+        return (FOLLOW_FUNCTIONS if self._seq else READ_FUNCTIONS)[self._edition]
 
     def accepts(self, frame: Dlt645Frame) -> bool:
         """Whether ``frame`` is a reply this exchange waits for: from the meter asked, to the current request."""

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from protocols.dlt645.control import Edition
 from protocols.dlt645.data_items import DATA_ITEMS, DATA_ITEMS_1997, DataItem, by_name, format_di, lookup
@@ -387,3 +388,15 @@ def test_encode_decode_round_trip(item_and_values: tuple[DataItem, list[Scalar |
     raw = item.encode(values)
     assert len(raw) == item.size * len(values) // len(item.fields)
     assert item.decode(raw) == tuple(values)
+
+
+@given(
+    st.sampled_from(sorted([*DATA_ITEMS.values(), *DATA_ITEMS_1997.values()], key=lambda i: (i.edition, i.di))),
+    st.binary(max_size=120),
+)
+def test_random_value_bytes_decode_or_raise_a_decode_error(item: DataItem, raw: bytes) -> None:
+    try:
+        values = item.decode(raw)
+    except DecodeError:
+        return
+    assert len(values) == len(item.value_names(len(values)))
