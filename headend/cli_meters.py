@@ -527,21 +527,12 @@ def _as_time(value: Any) -> time:
 async def _timesync(
     opts: BusOptions, addresses: list[str], zone: ZoneInfo, max_correction: float, yes: bool, as_json: bool
 ) -> dict[str, Any]:
-    from headend.errors import ResponseTimeout
     from protocols.dlt645.commands import build_broadcast_time
-    from protocols.errors import DecodeError, DeviceError
 
     meters: dict[str, dict[str, Any]] = {address: {"meter": address} for address in addresses}
     report: dict[str, Any] = {"synced": False, "meters": list(meters.values())}
     async with open_bus(opts) as master:
-        for address in addresses:
-            try:
-                drift, _ = await _meter_clock(master, address, zone)
-                meters[address]["drift_before_s"] = drift.total_seconds()
-            except (ResponseTimeout, DeviceError, DecodeError) as exc:
-                meters[address]["error"] = f"{type(exc).__name__}: {exc}"
-            if not as_json:
-                _show_drift(meters[address], "before")
+        await _read_drifts(master, meters, zone, "before", as_json)
         drifts = [m["drift_before_s"] for m in meters.values() if "drift_before_s" in m]
         if not drifts:
             report["refused"] = "no meter answered: nothing to compare the bus time with"
@@ -568,17 +559,27 @@ async def _timesync(
         report["synced"] = True
         report["sent"] = when.replace(microsecond=0).isoformat()
         _say(f"time broadcast: {report['sent']}", as_json)
-        for address in addresses:
-            if "error" in meters[address]:
-                continue
-            try:
-                drift, _ = await _meter_clock(master, address, zone)
-                meters[address]["drift_after_s"] = drift.total_seconds()
-            except (ResponseTimeout, DeviceError, DecodeError) as exc:
-                meters[address]["error"] = f"{type(exc).__name__}: {exc}"
-            if not as_json:
-                _show_drift(meters[address], "after")
+        await _read_drifts(master, meters, zone, "after", as_json)
     return report
+
+
+async def _read_drifts(
+    master: Any, meters: dict[str, dict[str, Any]], zone: ZoneInfo, when: str, as_json: bool
+) -> None:
+    """Read every meter's clock error into ``drift_<when>_s`` (or ``error``; a meter in error is not asked again)."""
+    from headend.errors import ResponseTimeout
+    from protocols.errors import DecodeError, DeviceError
+
+    for address, meter in meters.items():
+        if "error" in meter:
+            continue
+        try:
+            drift, _ = await _meter_clock(master, address, zone)
+            meter[f"drift_{when}_s"] = drift.total_seconds()
+        except (ResponseTimeout, DeviceError, DecodeError) as exc:
+            meter["error"] = f"{type(exc).__name__}: {exc}"
+        if not as_json:
+            _show_drift(meter, when)
 
 
 def _show_drift(meter: dict[str, Any], when: str) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from headend.channels.serial_bus import backoff_delay
+from headend.channels.serial_bus import BusChannel, backoff_delay
 from headend.channels.serial_port import SerialChannel, is_pty
 from headend.channels.tcp_client import TcpClientChannel
 from headend.config import TcpChannelConfig
@@ -39,6 +39,14 @@ def sample(metrics: Metrics, name: str, **labels: str) -> float:
     return metrics.registry.get_sample_value(name, labels) or 0.0
 
 
+async def read_once_up(channel: BusChannel, value: str) -> None:
+    """Wait for the link, read the meter, check the value."""
+    async with asyncio.timeout(DEADLINE_S):
+        await channel.wait_up()
+    read = await channel.master.read(ADDRESS, ENERGY, edition=Edition.V2007)
+    assert read.values[0].value == Decimal(value)
+
+
 def test_backoff_doubles_up_to_the_cap_with_jitter() -> None:
     delays = [backoff_delay(n, 1.0, 10.0, random.Random(n)) for n in range(1, 7)]
     for n, delay in enumerate(delays, start=1):
@@ -65,10 +73,7 @@ async def test_serial_port_that_vanishes_is_reopened(tmp_path: Path) -> None:
                 "reopen attempts while the port is missing",
             )
             bus.restore()  # … and the adapter is plugged back in
-            async with asyncio.timeout(DEADLINE_S):
-                await channel.wait_up()
-            read = await channel.master.read(ADDRESS, ENERGY, edition=Edition.V2007)
-            assert read.values[0].value == Decimal("42.00")
+            await read_once_up(channel, "42.00")
             assert channel.opens == 2
     assert sample(metrics, "headend_direct_channel_opens_total", kind="serial", result="lost") == 1
 
@@ -82,10 +87,7 @@ async def test_missing_port_at_start_is_retried(tmp_path: Path) -> None:
         assert not channel.is_up
         async with ScriptedBus(tmp_path, [energy_meter("1.00")]) as bus:
             assert bus.path == path
-            async with asyncio.timeout(DEADLINE_S):
-                await channel.wait_up()
-            read = await channel.master.read(ADDRESS, ENERGY, edition=Edition.V2007)
-            assert read.values[0].value == Decimal("1.00")
+            await read_once_up(channel, "1.00")
     finally:
         await channel.stop()
 
@@ -109,17 +111,11 @@ async def test_serial_device_server_over_tcp_reconnects(tmp_path: Path) -> None:
         channel = TcpClientChannel(tcp_config(server.port), metrics=metrics)
         channel.start()
         try:
-            async with asyncio.timeout(DEADLINE_S):
-                await channel.wait_up()
-            read = await channel.master.read(ADDRESS, ENERGY, edition=Edition.V2007)
-            assert read.values[0].value == Decimal("7.50")
+            await read_once_up(channel, "7.50")
             await server.stop()  # the device server reboots
             await eventually(lambda: not channel.is_up, "the channel notices the connection is gone")
             await server.start()  # same port
-            async with asyncio.timeout(DEADLINE_S):
-                await channel.wait_up()
-            read = await channel.master.read(ADDRESS, ENERGY, edition=Edition.V2007)
-            assert read.values[0].value == Decimal("7.50")
+            await read_once_up(channel, "7.50")
         finally:
             await channel.stop()
     assert server.accepted == 2
