@@ -75,9 +75,9 @@ def _unit(frame: LinkFrame, unit: DataUnit) -> dict[str, object]:
     codec = lookup(frame.afn, unit.fn, frame.dir)
     out: dict[str, object] = {"pn": unit.pn, "fn": unit.fn, "name": codec.name if codec else None}
     value = to_json(unit.value)
-    if isinstance(value, dict):
+    if isinstance(value, dict) and not out.keys() & value.keys():
         out.update(value)
-    elif value is not None:
+    elif value is not None:  # not an object, or one with a field named like pn/fn/name: kept whole
         out["value"] = value
     return out
 

@@ -214,7 +214,8 @@ def event_request(address: Address, fn: int, pm: int, pn: int, pseq: int, *, tp:
     """Master → terminal AFN0E F1 请求重要事件 / F2 请求一般事件 (Q/GDW 376.1-2009 §5.14.1) for the records
     between the pointers ``pm`` and ``pn`` (Y = Pn − Pm mod 256; read them from EC1/EC2 of an ACD=1 frame or
     AFN0C F7). C=4B, no PW."""
-    return command(address, Afn.REQUEST_CLASS3, [DataUnit(0, fn, Record([("pm", pm), ("pn", pn)]))], pseq, tp=tp)
+    body = Record([("pointer_pm", pm), ("pointer_pn", pn)])
+    return command(address, Afn.REQUEST_CLASS3, [DataUnit(0, fn, body)], pseq, tp=tp)
 
 
 def time_sync(

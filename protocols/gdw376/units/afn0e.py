@@ -27,7 +27,11 @@ from protocols.gdw376.units.registry import UnitCodec, UnitReader, from_layout, 
 F1_IMPORTANT = 1
 F2_NORMAL = 2
 
-REQUEST: Layout = (Field("pm", BIN1, "请求事件记录起始指针Pm"), Field("pn", BIN1, "请求事件记录结束指针Pn"))
+#: Pm/Pn are named ``pointer_pm``/``pointer_pn``: ``pn`` alone reads as the unit's point (测量点号).
+REQUEST: Layout = (
+    Field("pointer_pm", BIN1, "请求事件记录起始指针Pm"),
+    Field("pointer_pn", BIN1, "请求事件记录结束指针Pn"),
+)
 
 
 def record_count(pm: int, pn: int) -> int:
@@ -37,12 +41,13 @@ def record_count(pm: int, pn: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class EventReport:
-    """AFN0E F1/F2 uplink: the event counters EC1/EC2, this frame's pointers Pm/Pn and its records."""
+    """AFN0E F1/F2 uplink: the event counters EC1/EC2, this frame's pointers Pm/Pn (``pointer_pm``/``pointer_pn``)
+    and its records."""
 
     ec1: int
     ec2: int
-    pm: int
-    pn: int
+    pointer_pm: int
+    pointer_pn: int
     records: tuple[EventRecord, ...]
     warnings: tuple[str, ...] = ()
 
@@ -71,13 +76,13 @@ def decode_event_report(reader: UnitReader, *, strict: bool = False) -> EventRep
 def encode_event_report(value: object) -> bytes:
     if not isinstance(value, EventReport):
         raise LocalProtocolError(f"AFN0E F1/F2 needs an EventReport, got {value!r}")
-    head = (value.ec1, value.ec2, value.pm, value.pn)
+    head = (value.ec1, value.ec2, value.pointer_pm, value.pointer_pn)
     if not all(0 <= v <= 0xFF for v in head):
         raise LocalProtocolError(f"EC1/EC2/Pm/Pn out of range in {head}")
-    if len(value.records) != record_count(value.pm, value.pn):
+    expected = record_count(value.pointer_pm, value.pointer_pn)
+    if len(value.records) != expected:
         raise LocalProtocolError(
-            f"Pm={value.pm} Pn={value.pn} announce {record_count(value.pm, value.pn)} records, "
-            f"got {len(value.records)}"
+            f"Pm={value.pointer_pm} Pn={value.pointer_pn} announce {expected} records, got {len(value.records)}"
         )
     return bytes(head) + b"".join(encode_event(r) for r in value.records)
 

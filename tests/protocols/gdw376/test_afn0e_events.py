@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from protocols.errors import DecodeError, LocalProtocolError, ProtocolError
 from protocols.gdw376.describe import describe_frame
-from protocols.gdw376.formats import A3Amount, UnitId
-from protocols.gdw376.layout import Record
+from protocols.gdw376.formats import BIN1, A3Amount, UnitId
+from protocols.gdw376.layout import Field, Record
 from protocols.gdw376.link import Address, Afn, Dir, parse_frame
 from protocols.gdw376.messages import command, event_request
 from protocols.gdw376.units import DataUnit, decode_units, encode_units
@@ -417,7 +417,7 @@ def test_f1_answer_with_the_protocols_md_examples() -> None:
     (unit,) = decode_units(frame.afn, frame.data, frame.dir)
     report = unit.value
     assert isinstance(report, EventReport)
-    assert (report.ec1, report.ec2, report.pm, report.pn, report.warnings) == (2, 0, 0, 2, ())
+    assert (report.ec1, report.ec2, report.pointer_pm, report.pointer_pn, report.warnings) == (2, 0, 0, 2, ())
     assert [(e.erc, e.name) for e in report.records] == [(14, "终端停/上电事件"), (24, "电压越限记录")]
     assert report.records[0].value == {"power_off": AT, "power_on": datetime(2024, 5, 1, 9, 15)}
     assert report.records[1].value["point"] == P5
@@ -434,7 +434,7 @@ def test_unsolicited_report_decodes_the_same() -> None:
 def test_request_and_builder() -> None:
     body = bytes.fromhex("0000 0100 00 02")  # p0 F1, Pm 0, Pn 2
     (unit,) = decode_units(0x0E, body, D)
-    assert unit.value == {"pm": 0, "pn": 2}
+    assert unit.value == {"pointer_pm": 0, "pointer_pn": 2}
     built = event_request(Address("4403", 12, msa=2), 1, 0, 2, 1)
     assert built == framed("4B 0344 0C00 04 0E 61 0000 0100 00 02")  # no PW on AFN0E
     assert built == command(Address("4403", 12, msa=2), Afn.REQUEST_CLASS3, [DataUnit(0, 1, unit.value)], 1)
@@ -513,7 +513,7 @@ def test_record_builder_errors() -> None:
 def test_describe_shows_erc_name_and_fields() -> None:
     (unit,) = describe_frame(parse_frame(F1_ANSWER))["units"]
     assert unit["name"] == "请求重要事件"
-    assert (unit["ec1"], unit["pm"], unit["pn"]) == (2, 0, 2)
+    assert (unit["pn"], unit["ec1"], unit["pointer_pm"], unit["pointer_pn"]) == (0, 2, 0, 2)
     first, second = unit["records"]
     assert first == {
         "erc": 14,
@@ -581,3 +581,14 @@ def test_report_round_trip(bodies: list[str]) -> None:
     report = EventReport(3, 1, 10, 10 + len(events), events)
     data = encode_units(0x0E, [DataUnit(0, 1, report)], U)
     assert decode_units(0x0E, data, U) == [DataUnit(0, 1, report)]
+
+
+def test_describe_keeps_a_value_whose_fields_clash_with_the_unit_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    from protocols.gdw376.units import REGISTRY
+    from protocols.gdw376.units.registry import from_layout
+
+    # AFN07 (备用) F1 for this test only: a body whose field is called "pn", as the Pm/Pn pointers once were
+    codec = from_layout("test", (Field("pn", BIN1, "结束指针Pn"),))
+    monkeypatch.setitem(REGISTRY, (0x07, 1, U), codec)
+    (unit,) = describe_frame(parse_frame(framed("88 0344 0C00 04 07 61 0000 0100 09")))["units"]
+    assert unit == {"pn": 0, "fn": 1, "name": "test", "value": {"pn": 9}}
