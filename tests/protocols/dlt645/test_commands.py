@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, time
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from protocols.dlt645.apdu import (
@@ -65,10 +65,12 @@ from protocols.dlt645.commands import (
     password_di,
 )
 from protocols.dlt645.control import Edition
+from protocols.dlt645.data_items import DataItem
+from protocols.dlt645.formats import Scalar
 from protocols.dlt645.link import BROADCAST, WILDCARD, build_frame, parse_frame
 from protocols.errors import DecodeError, LocalProtocolError, ProtocolError
 
-from .strategies import clock_times, meter_addresses
+from .strategies import clock_times, item_values, meter_addresses
 
 METER = "000000000001"
 PW = Password(2, "123456")  # wire: 02 56 34 12
@@ -485,3 +487,17 @@ def test_any_request_data_parses_or_raises_a_protocol_error(data: bytes, functio
         pass
     else:
         assert not isinstance(reply, ReadReply) or reply.address == METER
+
+
+@given(meter_addresses, item_values(), passwords, operators)
+def test_write_round_trip(
+    address: str, item_and_values: tuple[DataItem, list[Scalar | None]], password: Password, operator: str
+) -> None:
+    item, values = item_and_values
+    assume(len(item.encode(values)) <= 255 - 12)  # 14H spends 12 bytes on DI, password and operator
+    raw = build_write(address, item.di, values, password=password, operator=operator, edition=item.edition)
+    request = parse_command(parse_frame(raw))
+    assert isinstance(request, WriteRequest)
+    assert (request.di, request.password, request.edition) == (item.di, password, item.edition)
+    assert request.operator == (operator if item.edition is Edition.V2007 else None)
+    assert list(request.values()) == values
