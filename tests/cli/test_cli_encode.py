@@ -127,3 +127,25 @@ def test_time_tags_and_pointers_fill_request_layouts_by_format() -> None:
     assert _tags(pointers, 1, _options(pm=3, pn=9)) == {"pm": 3, "pn": 9}
     with pytest.raises(Exception, match="no Td_d"):
         _tags(pointers, 1, _options(date="2024-05-01"))
+
+
+@pytest.mark.parametrize(
+    ("args", "user_data"),
+    [
+        # AFN0D F161 p1 with Td_d 01 05 24 (A.20 DD MM YY); C=4B, DT 01 14 = F161
+        (["afn0d", "f161", "p1", "--date", "2024-05-01"], "4B 0344 1200 02 0D 61 0101 0114 010524"),
+        # AFN0D F89 p1 with Td_c: start A.15 00 00 01 05 24, density 1 (15 min), 96 points (60H)
+        (
+            ["afn0d", "f89", "p1", "--curve", "2024-05-01T00:00,1,96"],
+            "4B 0344 1200 02 0D 61 0101 010B 0000010524 01 60",
+        ),
+        # AFN0D F177 p1 with Td_m 05 24 (A.21 MM YY)
+        (["afn0d", "f177", "p1", "--month", "2024-05"], "4B 0344 1200 02 0D 61 0101 0116 0524"),
+        # AFN0E F1 p0 with Pm 0, Pn 10
+        (["afn0e", "f1", "--pm", "0", "--pn", "10"], "4B 0344 1200 02 0E 61 0000 0100 00 0A"),
+    ],
+)
+def test_time_tags_and_pointers(args: list[str], user_data: str) -> None:
+    out = run(*args)
+    assert out == framed(user_data).hex().upper()
+    assert decoded(out)["valid"]
