@@ -7,7 +7,11 @@ import asyncio
 import json
 import sys
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from headend.cli_meters import near_midnight
 
 #: a broken command fails here instead of hanging the suite
 DEADLINE_S = 60.0
@@ -45,3 +49,11 @@ async def finish(proc: asyncio.subprocess.Process, stdin: bytes = b"") -> Result
 
 async def headend(*args: str, stdin: bytes = b"") -> Result:
     return await finish(await start(*args), stdin)
+
+
+def far_from_midnight_zone() -> str:
+    """A zone where it is not near midnight now (timesync refuses there, by design)."""
+    for name in ("UTC", "Asia/Shanghai", "America/New_York"):
+        if not near_midnight(datetime.now(ZoneInfo(name)) + timedelta(minutes=1)):
+            return name
+    raise AssertionError("unreachable: the zones are hours apart")

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from headend.cli_meters import near_midnight
 from protocols.dlt645.apdu import build_read, build_read_reply
-from tests.cli.meters_harness import DEADLINE_S, FAST, finish, headend, start
+from tests.cli.meters_harness import DEADLINE_S, FAST, far_from_midnight_zone, finish, headend, start
 from tests.headend.direct.scripted_bus import ScriptedBus, ScriptedMeter
 
 TOTAL = 0x00010000
@@ -74,14 +74,6 @@ def test_midnight_guard() -> None:
     assert near_midnight(datetime(2024, 1, 1, 0, 0))
     assert not near_midnight(datetime(2024, 1, 1, 23, 54, 59))
     assert not near_midnight(datetime(2024, 1, 1, 0, 5))
-
-
-def far_from_midnight_zone() -> str:
-    """A zone where it is not near midnight now (the command refuses there, by design)."""
-    for name in ("UTC", "Asia/Shanghai", "America/New_York"):
-        if not near_midnight(datetime.now(ZoneInfo(name)) + timedelta(minutes=1)):
-            return name
-    raise AssertionError("unreachable: the zones are hours apart")
 
 
 async def test_timesync_corrects_drift_and_reports_before_and_after(tmp_path: Path) -> None:
