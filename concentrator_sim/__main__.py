@@ -4,6 +4,8 @@ Settings come from the defaults of :class:`~concentrator_sim.fleet.FleetConfig`,
 keys as in ``config/sim.example.toml``), then the flags. Logs go to stderr. On exit — ``--duration`` elapsed,
 SIGTERM or SIGINT — every terminal logs out (AFN02 F2), one JSON line of fleet statistics is printed on stdout
 and the exit status is 0. A configuration error exits with status 2 and a message naming the key.
+
+``python -m concentrator_sim meters …`` runs the DL/T 645 meter simulator instead (:mod:`concentrator_sim.meters`).
 """
 
 from __future__ import annotations
@@ -84,6 +86,11 @@ async def run(config: FleetConfig, duration_s: float | None) -> dict[str, int]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["meters"]:  # python -m concentrator_sim meters …: the DL/T 645 meter simulator
+        from concentrator_sim.meters.__main__ import main as meters_main
+
+        return meters_main(argv[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         stream=sys.stderr, level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

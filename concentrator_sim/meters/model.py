@@ -672,9 +672,9 @@ class Dlt645Meter:
             err = self._authorize(request.password, self.config.control_level, now)
             if err is not None:
                 return self._error(function, err)
-        forward = _demand_pairs(self.read_demand(now)[:1])
+        forward = _demand_pairs(self.read_demand(now))[:2]  # the total; other quantities and phases: none
         self._period_starts.append(now)
-        demands: Record = [*forward, *_demand_pairs([None] * 23)]  # 4 scopes × 6 quantities; a consumer's
+        demands: Record = [*forward, *[Decimal(0), None] * 23]  # 4 scopes × 6 quantities, value and time
         self.events[EventKind.DEMAND_CLEAR].add([self._second(now), operator_value(request.operator), *demands])
         return self._ack(function)
 
@@ -844,7 +844,9 @@ class Dlt645Meter:
     def read_demand(self, now: datetime, period: int = 0) -> tuple[DemandMax | None, ...]:
         """Forward active maximum demand, total then tariffs, of the current period (0) or 上n结算日."""
         end = self._period_instant(period, now)
-        return (None,) * (TARIFF_COUNT + 1) if end is None else self._demand_at(end)
+        if end is None:
+            return (None,) * (TARIFF_COUNT + 1)
+        return self._demand_at(end, current=period == 0)
 
     def _demand(self, quantity: int, tariff: int, period: int, now: datetime) -> list[Scalar | None] | None:
         """表A.2: forward active (DI2 01) from the demand ledger; a consumer has no other demand (0, no time)."""
@@ -975,8 +977,10 @@ class Dlt645Meter:
         instant = self._instant(record.instant)
         return [*instant.power(ACTIVE), *instant.power(REACTIVE)]
 
-    def _demand_at(self, instant: datetime) -> tuple[DemandMax | None, ...]:
-        earlier = [s for s in self._period_starts if s < instant]
+    def _demand_at(self, instant: datetime, *, current: bool = False) -> tuple[DemandMax | None, ...]:
+        """Maximum demand of the period up to ``instant``: the period that ends there (a settlement or freeze
+        instant is itself the start of the next period), or with ``current`` the one running at ``instant``."""
+        earlier = [s for s in self._period_starts if s < instant or (current and s == instant)]
         start = earlier[-1] if earlier else instant - timedelta(days=31)
         return self.demand.maxima(start, instant)
 

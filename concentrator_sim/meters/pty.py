@@ -5,7 +5,11 @@ slave path (``/dev/pts/N``, or a stable symlink) like any serial port, with pyse
 
 * Line settings: what the head-end set on the slave is visible on the master fd (``termios.tcgetattr``), so
   :meth:`PseudoTerminal.line` tells its baud rate. Parity cannot be seen: Linux ptys force CS8 and clear PARENB
-  whatever is set (``pty_set_termios`` in drivers/tty/pty.c), so a pty always reads back as 8N1.
+  whatever is set (``pty_set_termios`` in drivers/tty/pty.c), so a pty always reads back as 8N1. Worse, a
+  ``tcsetattr`` whose *only* change is PARENB fails with EINVAL (nothing it asked for could be done; pyserial
+  issue #196): a head-end reopening a pty with the same 8E1 settings it left would fail. So while nobody has the
+  pty open it is put back to the settings it was made with (checked every :data:`HANGUP_POLL_S`), and the next
+  open changes more than parity — unless it comes within that poll interval of the last close.
 * Nobody listening: while no process has the slave open the master fd reports POLLHUP; bytes for the head-end
   are then dropped (a UART with no listener — a pty would otherwise queue them for the next opener), reading
   stops and the master is polled every :data:`HANGUP_POLL_S` for a new opener. ``on_hangup`` is called when the
@@ -26,6 +30,7 @@ import tty
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +81,7 @@ class PseudoTerminal:
         self._on_data = on_data
         self._on_hangup = on_hangup
         self._master = -1
+        self._initial: list[Any] = []
         self._poll: asyncio.TimerHandle | None = None
         self._reading = False
 
@@ -89,6 +95,7 @@ class PseudoTerminal:
         try:
             _configure(slave, self.baud)
             self.path = os.ttyname(slave)
+            self._initial = termios.tcgetattr(slave)
         finally:
             os.close(slave)
         os.set_blocking(master, False)
@@ -162,10 +169,17 @@ class PseudoTerminal:
         if self._master < 0:
             return
         if _hung_up(self._master):
+            self._restore()
             self._poll = asyncio.get_running_loop().call_later(HANGUP_POLL_S, self._watch)
             return
         asyncio.get_running_loop().add_reader(self._master, self._readable)
         self._reading = True
+
+    def _restore(self) -> None:
+        """Back to the settings the pty was made with, once nobody has it open (see the module docstring)."""
+        with contextlib.suppress(termios.error):  # on a pty master, termios calls act on the slave
+            if termios.tcgetattr(self._master) != self._initial:
+                termios.tcsetattr(self._master, termios.TCSANOW, self._initial)
 
     def _readable(self) -> None:
         try:

@@ -51,6 +51,11 @@ class SerialServer:
         self._client: asyncio.Task[None] | None = None
         self._writers: set[asyncio.StreamWriter] = set()
 
+    @property
+    def busy(self) -> bool:
+        """A client is connected."""
+        return self._client is not None and not self._client.done()
+
     async def start(self) -> SerialServer:
         self._server = await asyncio.start_server(self._serve, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
@@ -72,7 +77,7 @@ class SerialServer:
             self._server = None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self._client is not None and not self._client.done():
+        if self.busy:
             self.refused += 1
             writer.close()
             return
