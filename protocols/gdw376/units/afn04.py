@@ -1,7 +1,9 @@
 """AFN04 设置参数 (downlink, PW; the terminal answers AFN00) and AFN0A 查询参数 (Q/GDW 376.1-2009 §5.5 / §5.11,
 2009 numbering; PROTOCOLS.md A.9). The reply to an AFN0A query carries the same body as the AFN04 set of that Fn
 ("与 AFN04 对应 Fn 的数据单元格式相同"), so each layout below is registered for AFN04 DOWN and AFN0A UP. AFN0A
-requests are identifiers only, except F10 (n + n × 电能表/交流采样装置序号), F38/F39 (用户大类号 + n + n × 用户小类号).
+requests are identifiers only, except those that name the objects asked for: F10 (n + n × 电能表/交流采样装置序号,
+BIN 2), F11/F13/F14/F15/F33/F34 (n + n × 脉冲端口号 / 模拟量端口号 / 总加组序号 / 差动组序号 / 通信端口号, BIN 1) and
+F38/F39 (用户大类号 + n + n × 用户小类号).
 
 Values are :class:`~protocols.gdw376.layout.Record` mappings; coded fields (baud rates, protocol numbers, 55H/AAH
 flags, units) keep the standard's code and say so in their ``title`` — nothing is translated silently.
@@ -11,6 +13,9 @@ Layouts checked against two public implementations (read, not copied):
 - ``xiangruipuzhao/3761`` ``qgdw_3761_api.h`` frame-side structs ``sMtAfn04F1_f`` … ``sMtAfn04f39_f``,
   ``sMtCfgAuto_1_f`` (F65/F66), ``sMtAfn0AF10_f`` / ``sMtAfn0AF38_f`` (query bodies) — F1, F3, F4, F10–F16,
   F21–F23, F25–F39, F65–F68;
+- ``baiej214/TmnlHUB`` ``protocol/698.js`` (``json_hex.AFN4`` builders, ``AFN10`` = AFN0A query bodies) — F1, F3, F4
+  (digits high nibble first, as printed), F6–F8, F10, F11, F14–F16, F19/F20, F22, F25, F33 (a 19-byte example),
+  F35, F36, F41–F49, F57–F59, F67/F68, and the AFN0A query bodies;
 - ``cil_fk.cpp`` by dinglinhui (``plms_04F01`` … ``plms_04F83`` decode, ``plms_0AF01`` … encode) — every Fn here,
   in particular F5–F9 (placeholders in the header), F41–F49, F57–F61, F73–F83.
 
@@ -507,8 +512,25 @@ PARAMETERS: dict[int, tuple[str, Layout]] = {
     82: ("直流模拟量限值", F82),
     83: ("直流模拟量冻结参数", F83),
 }
+
+
+def _ids(title: str) -> Layout:
+    """An AFN0A query naming the objects asked for: n + n × number (BIN 1)."""
+    return counted("ids", (Field("id", BIN1, title),), "本次查询数量n")
+
+
 #: AFN0A Fn whose query (downlink) carries a body.
-QUERIES: dict[int, Layout] = {10: F10_QUERY, 38: DATA_CONFIG_QUERY, 39: DATA_CONFIG_QUERY}
+QUERIES: dict[int, Layout] = {
+    10: F10_QUERY,
+    11: _ids("脉冲输入端口号"),
+    13: _ids("电压/电流模拟量输入端口号"),
+    14: _ids("总加组序号"),
+    15: _ids("有功总电能量差动组序号"),
+    33: _ids("终端通信端口号"),
+    34: _ids("终端通信端口号"),
+    38: DATA_CONFIG_QUERY,
+    39: DATA_CONFIG_QUERY,
+}
 
 for _fn, (_name, _layout) in PARAMETERS.items():
     _codec = from_layout(_name, _layout)

@@ -2,21 +2,22 @@
 pn is the 控制轮次 for F1/F2, the 总加组号 for F9–F24, p0 from F25 on, the 测量点号 for F41/F42.
 
 Bodies (checked against ``xiangruipuzhao/3761`` ``qgdw_3761_api.h`` sMtRemoteTurnOff, sMtAfn05F9_f, sMtAfn05F12_f,
-sMtAfn05F32_f and ``cil_fk.cpp`` by dinglinhui ``plms_05F01`` … ``plms_05F53``; read, not copied):
+sMtAfn05F32_f, ``cil_fk.cpp`` by dinglinhui ``plms_05F01`` … ``plms_05F53`` and ``baiej214/TmnlHUB``
+``protocol/698.js`` ``json_hex.AFN5``; read, not copied):
 
-- F1 遥控跳闸: one byte, 限电时间 D7..D4 (×0.5 h, 0 = 紧急限电 until released), 告警延时时间 D3..D0 (min, 0 = trip
-  at once) as PROTOCOLS.md A.9 gives it. [verify] cil_fk.cpp reads the two nibbles the other way round; the
-  header names both fields without their bits.
+- F1 遥控跳闸: one byte, 告警延时时间 D7..D4 (min, 0 = trip at once), 限电时间 D3..D0 (×0.5 h, 0 = 紧急限电 until
+  released). Both implementations put the alarm delay in the high nibble (TmnlHUB ``(alertTime << 4) +
+  limitTime``, cil_fk.cpp ``ntmDelay = b >> 4``); PROTOCOLS.md A.9 has the nibbles the other way round.
 - F9 时段功控投入: 时段功控投入标志 (BS8, 第1～8时段) + 时段功控定值方案号 (BIN 1, 0～2 = 第1～3套).
 - F12 当前功率下浮控投入: 滑差时间 (min), 浮动系数 (A.4), 控后总加有功功率冻结延时时间 (min), 控制时间 (×0.5 h),
   第1～4轮告警时间 (min) — 8 bytes.
 - F25 终端保电投入: 保电持续时间 (BIN 1, ×0.5 h, 0 = 无限期) [verify: only cil_fk.cpp].
-- F26 催费告警投入: 催费告警允许∕禁止标志位 BS24 (hours 0..23, as AFN04 F23) [verify: not in either source].
 - F31 对时命令: 附录A.1 (6 bytes) terminal clock.
 - F32 中文信息: D3..D0 编号 / D7..D4 种类 (0 普通, 1 重要), 长度 Lc, Lc bytes of GB2312 text (kept as bytes).
 - F41/F42 电容器控制投入/切除: 电容器组控制标志 BS16 (第1～16组) [verify: cil_fk.cpp reads 2 bytes].
 - F49–F53: 终端通信端口号 (BIN 1).
-- Everything else listed (F2, F10, F11, F15–F20, F23, F24, F27–F29, F33–F39) has no data unit body.
+- Everything else listed (F2, F10, F11, F15–F20, F23, F24, F26–F29, F33–F39) has no data unit body — F26 催费告警投入
+  included (TmnlHUB sends none; the alarm hours are the AFN04 F23 parameter).
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ F31_TIME_SYNC = 31
 F1: Layout = (
     Field(
         "trip",
-        BitFields(1, (("alarm_delay_min", 0, 4), ("limit_half_hours", 4, 4))),
-        "告警延时时间 (D3..D0, min) / 限电时间 (D7..D4, ×0.5 h)",
+        BitFields(1, (("limit_half_hours", 0, 4), ("alarm_delay_min", 4, 4))),
+        "限电时间 (D3..D0, ×0.5 h) / 告警延时时间 (D7..D4, min)",
     ),
 )
 F9: Layout = (
@@ -47,7 +48,6 @@ F12: Layout = (
     Repeat("alarm_min", 4, (Field("alarm", BIN1, "第1～4轮告警时间 (min)"),)),
 )
 F25: Layout = (Field("duration", BIN1, "保电持续时间 (×0.5 h, 0 = 无限期)"),)
-F26: Layout = (Field("hours", BitSet(3, first=0), "催费告警允许∕禁止标志位"),)
 F31: Layout = (Field("clock", A1, "对时: 终端日历时钟"),)
 F32: Layout = (
     Field("info", BitFields(1, (("number", 0, 4), ("kind", 4, 4))), "编号 (D3..D0) / 种类 (D7..D4 0 普通 1 重要)"),
@@ -74,7 +74,7 @@ COMMANDS: dict[int, tuple[str, Layout | None]] = {
     23: ("月电控解除", None),
     24: ("购电控解除", None),
     25: ("终端保电投入", F25),
-    26: ("催费告警投入", F26),
+    26: ("催费告警投入", None),
     27: ("允许终端与主站通话", None),
     28: ("终端剔除投入", None),
     29: ("允许终端主动上报", None),

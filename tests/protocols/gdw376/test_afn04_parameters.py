@@ -161,6 +161,11 @@ def test_f10_query_body_lists_indexes() -> None:
     check_table(QUERY, 10, Dir.DOWN, "02 0001 0002 00", R(n=2, indexes=(1, 2)))
 
 
+@pytest.mark.parametrize("fn", [11, 13, 14, 15, 33, 34])
+def test_queries_naming_objects_by_one_byte_numbers(fn: int) -> None:
+    check_table(QUERY, fn, Dir.DOWN, "0201 03", R(n=2, ids=(1, 3)))  # n = 2: objects 1 and 3
+
+
 def test_f11_pulse_configuration() -> None:
     body = "0101 03 00 00 19"  # n=1: port 1, p3, 正向有功, k = 6400
     check_both(11, body, R(n=1, pulses=(R(port=1, pn=3, kind=0, constant=6400),)))
