@@ -6,20 +6,24 @@ terminal's reply (uplink) carries the body.
   (A.20).
 - F2 终端支持的输入、输出及通信端口配置: 脉冲量输入路数, 开关量输入路数, 直流模拟量输入路数, 开关量输出路数 (轮次)
   (BIN 1 each), 支持的抄电能表/交流采样装置最多个数, 上行通信最大接收/发送缓存区字节数 (BIN 2 each), MAC 地址 (6),
-  通信端口数量 n, n × {端口号及信息字 (BS16: D4..D0 端口号, D6..D5 接口及通道类型, D7 非标准异步串行口, D15..D13
-  用途), 最高波特率 (BIN 4, bps), 设备个数 (BIN 2), 最大接收/发送缓存区字节数 (BIN 2 each)} — 12 bytes each.
-- F3 终端支持的其他配置: 16 BIN 1/BIN 2 capacities (测量点 BIN 2 first, 支持的最大费率数 included), 支持的用户大类号
-  标志 BS16, then one 用户小类号个数 (BIN 1) per set bit.
+  通信端口数量 n, n × {端口号及信息字 (BS16: D4..D0 端口号, D6..D5 接口及通道类型, D7 非标准异步串行口, D15..D8 用途
+  — kept as the whole second byte: the header puts the 用途 code in D15..D13, TmnlHUB reads the whole byte
+  [verify]), 最高波特率 (BIN 4, bps), 设备个数 (BIN 2), 最大接收/发送缓存区字节数 (BIN 2 each)} — 12 bytes each.
+- F3 终端支持的其他配置: 17 bytes of capacities (测量点 BIN 2 first, 支持的最大费率数 included), 支持的用户大类号标志
+  BS16, then 支持的用户小类号个数 for each of the 16 大类 (0 where not supported) — 35 bytes.
 - F4 终端支持的参数配置 / F5 终端支持的控制配置: 信息类组数 n + n × 信息类元标志位 (BS8; group k holds F8k+1…F8k+8).
 - F6 终端支持的1类数据配置 / F7 终端支持的2类数据配置: 支持的用户大类号标志 BS16, then per set bit 信息类组数 n +
   n × BS8.
 - F8 终端支持的事件记录配置: BS64, D0..D63 = ERC1..ERC64.
 
 Checked against ``xiangruipuzhao/3761`` ``qgdw_3761_api.h`` (sMtAfn09F1_f … sMtAfn09F8_f: F1 and F2 field by field;
-its F3 struct has no 最大费率数 and a fixed 16-byte 小类号 table, its F6/F7 struct a 1-byte class flag) and against
-public terminal firmware that builds these replies (AFN09 F3: BS16 at offsets 17–18 and one byte per set bit after it;
-F6/F7: a BS16 then, per set bit, n + n bytes; F2: the MAC at offset 10) — the firmware's byte counts are followed.
-The 2013 edition's F2/F3 additions are not covered [verify].
+its F3 struct lacks 最大费率数 but has the fixed 16-byte 小类号 table, "对应的支持用户小类号个数应为0" for unsupported
+classes; its F6/F7 struct has a 1-byte class flag), against ``baiej214/TmnlHUB`` ``protocol/698.js`` (``hex_json``
+AFN9: F2 17-byte head and 12-byte ports, F3 17 + 2 + 16 bytes with 费率数 at offset 5, F4/F5 n + n groups, F6/F7
+a BS16 then n + n blocks, F8 ERC1..ERC64) and against public terminal firmware that builds these replies (F2: the
+MAC at offset 10; F6/F7: one n + n block per set bit of the BS16). One firmware sends only one 小类号个数 per set
+bit in F3; the fixed table of 16 (two sources and the standard's "应为0" wording) is followed. The 2013 edition's
+F2/F3 additions are not covered [verify].
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ F1: Layout = (
     Field("hardware", AsciiFormat(4), "终端硬件版本号"),
     Field("hardware_date", A20, "终端硬件发布日期"),
 )
-PORT_WORD = BitFields(2, (("port", 0, 5), ("channel", 5, 2), ("nonstandard", 7, 1), ("use", 13, 3)))
+PORT_WORD = BitFields(2, (("port", 0, 5), ("channel", 5, 2), ("nonstandard", 7, 1), ("use", 8, 8)))
 F2: Layout = (
     Field("pulse_inputs", BIN1, "脉冲量输入路数"),
     Field("switch_inputs", BIN1, "开关量输入路数"),
@@ -80,8 +84,8 @@ F3: Layout = (
     Field("harmonics", BIN1, "支持的谐波检测最高谐波次数"),
     Field("capacitors", BIN1, "支持的无功补偿电容器组最多组数"),
     Field("key_users", BIN1, "支持的台区集中抄表重点户最多户数"),
-    Count("user_classes", 2, "支持的用户大类号标志 (D0..D15 = 第0～15号大类)", bitmap=True),
-    Repeat("minor_counts", "user_classes", (Field("minors", BIN1, "支持的用户小类号个数"),)),
+    Field("user_classes", BitSet(2, first=0), "支持的用户大类号标志 (D0..D15 = 第0～15号大类)"),
+    Repeat("minor_counts", 16, (Field("minors", BIN1, "支持第0～15号用户大类下的用户小类号个数"),)),
 )
 #: F4/F5: supported Fn as 信息类组 bit strings, group k (from 0) holding F8k+1 … F8k+8.
 FN_FLAGS = Field("fns", BitSet(1, first=1), "信息类元标志位 (组内第1～8个Fn)")

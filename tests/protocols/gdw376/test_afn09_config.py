@@ -59,7 +59,7 @@ def test_f2_io_and_ports() -> None:
         "00 08 00 08"  # 上行接收/发送缓存 2048
         "00 11 22 33 44 55"  # MAC
         "01"  # n = 1 port
-        "02 40"  # port 2, RS485 (0), standard, use 2 (台区低压集抄, D15..D13)
+        "02 02"  # port 2, RS485 (0), standard; 用途 byte 2 (台区低压集抄)
         "80 25 00 00"  # 9600 bps
         "00 04"  # 1024 devices
         "00 01 00 01"  # 256-byte buffers
@@ -80,14 +80,14 @@ def test_f2_io_and_ports() -> None:
     check_table(CONFIG, 2, Dir.UP, body, expected)
 
 
-def test_f3_other_configuration_counts_minor_classes_per_set_bit() -> None:
+def test_f3_other_configuration_lists_minor_classes_for_all_16_major_classes() -> None:
     body = (
         "F8 07"  # 2040 测量点
         "08 40 08 04"  # 8 总加组, 64 任务, 8 差动组, 4 费率
         "01 01 01 01 01"  # 冻结密度 (15 min)
         "1F 0C 03 13 10 14"  # 31 天, 12 月, 3 方案, 19 次谐波, 16 电容器组, 20 重点户
         "03 00"  # 用户大类 0 and 1 supported
-        "10 10"  # 16 小类 each
+        "10 10" + "00" * 14  # 16 小类 each for 大类 0 and 1, none for 2..15
     )
     expected = R(
         points=2040,
@@ -106,15 +106,15 @@ def test_f3_other_configuration_counts_minor_classes_per_set_bit() -> None:
         harmonics=19,
         capacitors=16,
         key_users=20,
-        user_classes=3,
-        minor_counts=(16, 16),
+        user_classes=(0, 1),
+        minor_counts=(16, 16) + (0,) * 14,
     )
     check_table(CONFIG, 3, Dir.UP, body, expected)
 
 
-def test_f3_short_of_the_announced_minor_counts_is_a_decode_error() -> None:
-    with pytest.raises(DecodeError):
-        decode_one(CONFIG, 3, Dir.UP, "F8 07 08 40 08 04 01 01 01 01 01 1F 0C 03 13 10 14 03 00 10")
+def test_f3_without_the_full_minor_class_table_is_a_decode_error() -> None:
+    with pytest.raises(DecodeError):  # only one count per set bit, as one firmware sends it
+        decode_one(CONFIG, 3, Dir.UP, "F8 07 08 40 08 04 01 01 01 01 01 1F 0C 03 13 10 14 03 00 10 10")
 
 
 @pytest.mark.parametrize("fn", [4, 5])
