@@ -593,6 +593,34 @@ class BitSet:
         return out.to_bytes(self.size, "little")
 
 
+@dataclass(frozen=True, slots=True)
+class BitCodes:
+    """A bit string of equal ``width``-bit codes, D0 side first (AFN04 F18 终端功控时段: 12 bytes = 48 half hours ×
+    2 bits, 00 不控制 01 控制1 10 控制2); decodes to the tuple of codes."""
+
+    size: int
+    width: int = 2
+
+    @property
+    def name(self) -> str:
+        return _bits_name(self.size)
+
+    @property
+    def count(self) -> int:
+        return 8 * self.size // self.width
+
+    def decode(self, raw: Raw) -> tuple[int, ...]:
+        value = int.from_bytes(_check_size(raw, self.size, self.name), "little")
+        mask = (1 << self.width) - 1
+        return tuple(value >> (i * self.width) & mask for i in range(self.count))
+
+    def encode(self, value: Iterable[int]) -> bytes:
+        codes = tuple(value)
+        if len(codes) != self.count or not all(0 <= c < 1 << self.width for c in codes):
+            raise LocalProtocolError(f"{self.name} needs {self.count} codes of {self.width} bits, got {codes!r}")
+        return sum(c << (i * self.width) for i, c in enumerate(codes)).to_bytes(self.size, "little")
+
+
 def decode_ipv4(raw: Raw) -> str:
     """IP 地址 (AFN04 F3/F7): 4 bytes in the order written ("192.168.0.1" is ``C0 A8 00 01``)."""
     return ".".join(str(b) for b in _check_size(raw, 4, "IPv4"))

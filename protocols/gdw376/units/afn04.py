@@ -21,7 +21,8 @@ Layouts checked against two public implementations (read, not copied):
 
 Where the two differ or a detail rests on one source:
 
-- F34 通信速率 is BIN 4 (bps) as in cil_fk.cpp; the header's struct has one byte there.
+- F34 通信速率 is BIN 4 (bps) as in cil_fk.cpp and TmnlHUB's parser (6 bytes a port); the header's struct has one
+  byte there.
 - F60 谐波限值: 21 × A.5 voltage limits (总畸变, 奇次, 偶次, 2…18, 3…19) then 19 × A.6 current limits (总畸变,
   2…18, 3…19), 80 bytes, after cil_fk.cpp's decoder (its AFN0A encoder leaves the per-order voltage limits out).
 - F37: the count byte is read whole; the standard's 级联/被级联 flag in that byte [verify] is not split out.
@@ -54,6 +55,7 @@ from protocols.gdw376.formats import (
     DADT,
     IPV4,
     AsciiFormat,
+    BitCodes,
     BitFields,
     BitSet,
     RawFormat,
@@ -216,7 +218,7 @@ F16: Layout = (
 # --- 组3 (p0): control and tariffs ---------------------------------------------------------------------------------
 
 F17: Layout = (Field("limit", A2, "保安定值 (kW)"),)
-F18: Layout = (Field("periods", RawFormat(12), "终端功控时段: 48 × 2 bits, 00 不控制 01 控制1 10 控制2"),)
+F18: Layout = (Field("periods", BitCodes(12), "终端功控时段: 48 half hours from 0:00, 0 不控制 1 控制1 2 控制2"),)
 F19: Layout = (Field("coefficient", A4, "时段功控定值浮动系数"),)
 F20: Layout = (Field("coefficient", A4, "月电能量控定值浮动系数"),)
 F21: Layout = (

@@ -13,6 +13,7 @@ from protocols.gdw376.formats import (
     A3Amount,
     AsciiFormat,
     BinFormat,
+    BitCodes,
     BitFields,
     BitSet,
     CodedFormat,
@@ -57,6 +58,8 @@ def format_values(fmt: Format) -> st.SearchStrategy[Any]:
             lambda *values: Record(list(zip((f[0] for f in fmt.fields), values, strict=True))),
             *(st.integers(0, (1 << width) - 1) for _, _, width in fmt.fields),
         )
+    if isinstance(fmt, BitCodes):
+        return st.tuples(*(st.integers(0, (1 << fmt.width) - 1) for _ in range(fmt.count)))
     if isinstance(fmt, BitSet):
         numbers = st.integers(fmt.first, fmt.first + 8 * fmt.size - 1)
         return st.frozensets(numbers).map(lambda s: tuple(sorted(s)))

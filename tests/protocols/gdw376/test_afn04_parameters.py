@@ -231,6 +231,15 @@ def test_small_parameters(fn: int, body: str, expected: Record) -> None:
     check_both(fn, body, expected)
 
 
+def test_f18_power_control_periods_are_two_bit_codes() -> None:
+    body = (
+        "94"  # 94H = 10 01 01 00: 0:00 不控制, 0:30 and 1:00 控制1, 1:30 控制2
+        + "00" * 10
+        + "02"  # 22:00 控制2, 22:30–24:00 不控制
+    )
+    check_both(18, body, R(periods=(0, 1, 1, 2) + (0,) * 40 + (2, 0, 0, 0)))
+
+
 def test_f21_tariff_periods() -> None:
     body = "01" * 16 + "02" * 32 + "02"  # 0:00–8:00 tariff 1, 8:00–24:00 tariff 2; 2 tariffs
     check_both(21, body, R(tariffs=(1,) * 16 + (2,) * 32, tariff_count=2))
