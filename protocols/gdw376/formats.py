@@ -15,8 +15,10 @@ in two rows, so the exponent rule 10^(4−G) is taken from the vendor decoder be
 decoder, ``cil_fk.cpp`` by dinglinhui (``plms_fmt_appl_02`` … ``plms_fmt_appl_27``: A.2 G = D7..D5 of B2 with
 10^4 … 10^-3 for G = 0 … 7 and the sign in D4; A.3 G = D6, S = D4 of B4, G=1 meaning ×1000; A.4 S0 = D7;
 A.24 = hh DD, 2 bytes, listed there as a DL/T 698.41 "增补" format; A.26 = 2 bytes X.XXX; A.27 = 4 bytes
-XXXXXXXX). A.28 is in neither: one vendor terminal header lists 电压合格率/电压超限率 (%) as "数据格式28", 3 bytes;
-it is read here as XXXX.XX [unverified: no public table of A.28 was found].
+XXXXXXXX). A.24 (hh DD), A.26, A.27 and A.28 also match a public C# 376.1 decoder (methods ``gd24`` … ``gd28``,
+found by code search): its ``gd28`` reads 3 bytes as XXXX.XX (B1 = tenths|hundredths, B2 = tens|units,
+B3 = thousands|hundreds), and a vendor terminal header lists 电压合格率/电压超限率 (%) as "数据格式28", 3 bytes.
+No table of A.28 from the standard itself was seen.
 """
 
 from __future__ import annotations
@@ -92,7 +94,7 @@ A25 = DecimalFormat("A.25", 3, 3, signed=True, unit="A")
 A26 = DecimalFormat("A.26", 2, 3)
 #: 附录A.27 XXXXXXXX (4 bytes; large counts, durations).
 A27 = DecimalFormat("A.27", 4, 0)
-#: 附录A.28 XXXX.XX (3 bytes; rates in %, e.g. 电压合格率) [unverified, see the module docstring].
+#: 附录A.28 XXXX.XX (3 bytes; rates in %, e.g. 电压合格率); see the module docstring for its sources.
 A28 = DecimalFormat("A.28", 3, 2, unit="%")
 
 
