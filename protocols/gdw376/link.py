@@ -15,7 +15,6 @@ PW/EC before Tp). One deliberate difference: that description derives PW from AF
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -114,8 +113,8 @@ class Control:
 
     @classmethod
     def from_byte(cls, b: int) -> Control:
-        up, prm, fcb_acd, fcv, code = _unpack(b)
-        return cls(Dir(up), prm, fcb_acd, fcv, code)
+        """The control field of C byte ``b`` (0..255): one shared immutable instance per value."""
+        return _CONTROLS[b]
 
     @property
     def acd(self) -> bool:
@@ -164,9 +163,16 @@ class Address:
     @classmethod
     def from_bytes(cls, raw: bytes | bytearray | memoryview) -> Address:
         b = bytes(raw)
+        cached = _ADDRESSES.get(b)
+        if cached is not None:
+            return cached
         if len(b) != 5:
             raise DecodeError(f"address needs 5 bytes, got {len(b)}", raw=b, path="A")
-        return cls(f"{b[1]:02X}{b[0]:02X}", b[2] | b[3] << 8, b[4] >> 1, bool(b[4] & 1))
+        address = cls(f"{b[1]:02X}{b[0]:02X}", b[2] | b[3] << 8, b[4] >> 1, bool(b[4] & 1))
+        if len(_ADDRESSES) >= _ADDRESSES_MAX:
+            _ADDRESSES.clear()
+        _ADDRESSES[b] = address
+        return address
 
     @classmethod
     def broadcast(cls, a1: str = "0000", msa: int = 0) -> Address:
@@ -184,7 +190,7 @@ class Address:
         return self.a1.isdecimal()
 
     def with_msa(self, msa: int) -> Address:
-        return dataclasses.replace(self, msa=msa)
+        return self if msa == self.msa else Address(self.a1, self.a2, msa, self.group)
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +211,8 @@ class Seq:
 
     @classmethod
     def from_byte(cls, b: int) -> Seq:
-        return cls(*_unpack(b))
+        """The SEQ field of byte ``b`` (0..255): one shared immutable instance per value."""
+        return _SEQS[b]
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,9 +371,13 @@ def parse_frame(raw: bytes | bytearray | memoryview, *, strict: bool = False) ->
 
 
 #: Every C and SEQ byte decoded once: frames are parsed at line rate and these objects are immutable.
-_CONTROLS = tuple(Control.from_byte(b) for b in range(256))
+_CONTROLS = tuple(Control(Dir(up), prm, d5, d4, code) for up, prm, d5, d4, code in map(_unpack, range(256)))
 _C_DEVIATIONS = tuple(c.deviation() for c in _CONTROLS)
-_SEQS = tuple(Seq.from_byte(b) for b in range(256))
+_SEQS = tuple(Seq(*_unpack(b)) for b in range(256))
+#: Addresses decoded so far, by their 5 wire bytes: a head-end meets a bounded set of terminals, and Address is
+#: immutable, so the string formatting and checks run once per terminal (cleared when it reaches the bound).
+_ADDRESSES: dict[bytes, Address] = {}
+_ADDRESSES_MAX = 4096
 #: SEQ.CON (请求确认标志位) asks the receiver to confirm; the standard's confirmed services are started by a
 #: 启动站 (PRM=1: login, heartbeat, active reports). Terminals that set it in responses are met in the field
 #: (PROTOCOLS.md A.5, D.5): lenient mode accepts it (and the session confirms the frame), strict mode rejects it.

@@ -49,6 +49,16 @@ _COMMAND_CODES: dict[int, int] = {Afn.RESET: FC_RESET, Afn.FORWARD: FC_REQUEST_C
 _READ_AFNS = frozenset({0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x0E})
 
 
+def _control(dir: Dir, prm: bool, acd: bool, fcv: bool, code: int) -> Control:
+    """The shared :class:`Control` of these bits (a table lookup: builders run per request and per response)."""
+    return Control.from_byte(dir << 7 | prm << 6 | acd << 5 | fcv << 4 | code)
+
+
+def _seq(tpv: bool, fir: bool, fin: bool, con: bool, seq: int) -> Seq:
+    """The shared :class:`Seq` of these bits (a table lookup)."""
+    return Seq.from_byte(tpv << 7 | fir << 6 | fin << 5 | con << 4 | seq)
+
+
 def _pseq(pseq: int) -> int:
     """Accept a PFC (0..255) or a PSEQ (0..15); the SEQ field carries its low 4 bits (§4.3.4.5)."""
     if not 0 <= pseq <= 0xFF:
@@ -64,10 +74,10 @@ def link_check(address: Address, fn: int, pseq: int, *, clock: datetime | None =
     value = Heartbeat(clock) if fn == F3_HEARTBEAT else None
     data = encode_units(Afn.LINK_CHECK, [DataUnit(0, fn, value)], Dir.UP)
     return build_frame(
-        Control(Dir.UP, True, False, False, FC_LINK_TEST),
+        _control(Dir.UP, True, False, False, FC_LINK_TEST),
         address.with_msa(0),
         Afn.LINK_CHECK,
-        Seq(False, True, True, True, _pseq(pseq)),
+        _seq(False, True, True, True, _pseq(pseq)),
         data,
     )
 
@@ -77,10 +87,10 @@ def _answer(request: LinkFrame, fn: int, code: int) -> bytes:
     SEQ FIR=FIN=1 CON=0 with RSEQ = the request's PSEQ."""
     direction = Dir.DOWN if request.dir == Dir.UP else Dir.UP
     return build_frame(
-        Control(direction, False, False, False, code),
+        _control(direction, False, False, False, code),
         request.address,
         Afn.CONFIRM_DENY,
-        Seq(False, True, True, False, request.seq.seq),
+        _seq(False, True, True, False, request.seq.seq),
         encode_units(Afn.CONFIRM_DENY, [DataUnit(0, fn)], direction),
     )
 
@@ -112,10 +122,10 @@ def read_request(
     registered or not; the identifiers are merged (:func:`~protocols.gdw376.da_dt.merge_identifiers`).
     """
     return build_frame(
-        Control(Dir.DOWN, True, False, False, FC_REQUEST_CLASS2),
+        _control(Dir.DOWN, True, False, False, FC_REQUEST_CLASS2),
         address,
         afn,
-        Seq(tp is not None, True, True, False, _pseq(pseq)),
+        _seq(tp is not None, True, True, False, _pseq(pseq)),
         encode_identifiers(items),
         Aux(tp=tp),
     )
@@ -135,10 +145,10 @@ def response(
     Tp copied from the request when it has one (sans-IO: the send time is the request's)."""
     tp = request.aux.tp
     return build_frame(
-        Control(Dir.UP, False, acd_ec is not None, False, FC_RESPONSE),
+        _control(Dir.UP, False, acd_ec is not None, False, FC_RESPONSE),
         request.address,
         request.afn,
-        Seq(tp is not None, fir, fin, False, request.seq.seq if seq is None else _pseq(seq)),
+        _seq(tp is not None, fir, fin, False, request.seq.seq if seq is None else _pseq(seq)),
         encode_units(request.afn, units, Dir.UP),
         Aux(ec=acd_ec, tp=tp),
     )
@@ -166,10 +176,10 @@ def command(
     else:
         data = encode_units(afn, units, Dir.DOWN, edition=edition)
     return build_frame(
-        Control(Dir.DOWN, True, False, False, code),
+        _control(Dir.DOWN, True, False, False, code),
         address,
         afn,
-        Seq(tp is not None, True, True, False, _pseq(pseq)),
+        _seq(tp is not None, True, True, False, _pseq(pseq)),
         data,
         Aux(tp=tp),
         authenticator=authenticator,

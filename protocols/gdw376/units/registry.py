@@ -163,24 +163,44 @@ def decode_units(afn: int, data: bytes, dir: Dir, *, edition: str | None = None)
     truncation or malformed bodies (path ``AFNxx/Fn/pn``). ``edition`` picks the terminal's layouts (see module).
     """
     reader = UnitReader(bytes(data), f"AFN{afn:02X}")
+    raw = reader.data
     units: list[DataUnit] = []
-    while reader.remaining:
-        reader.path = f"AFN{afn:02X}/DADT"
-        pns, fns = reader.identifier()
-        for pn in pns:
-            for fn in fns:
+    while reader.pos < len(raw):
+        head = raw[reader.pos : reader.pos + UNIT_ID_LEN]
+        identifier = _IDENTIFIERS.get(head)
+        if identifier is None:
+            reader.path = f"AFN{afn:02X}/DADT"
+            pns, fns = reader.identifier()  # the precise DecodeError for a truncated or empty DA / DT
+            identifier = (tuple(pns), tuple(fns))
+            if len(_IDENTIFIERS) < _IDENTIFIERS_MAX:
+                _IDENTIFIERS[head] = identifier
+        else:
+            reader.pos += UNIT_ID_LEN
+        for pn in identifier[0]:
+            for fn in identifier[1]:
                 codec = lookup(afn, fn, dir, edition)
                 if codec is None:
-                    raise UnsupportedFn(afn, fn, raw=reader.data)
+                    raise UnsupportedFn(afn, fn, raw=raw)
+                if codec.decode is None:
+                    units.append(DataUnit(pn, fn))
+                    continue
                 reader.path = f"AFN{afn:02X}/F{fn}/p{pn}"
-                value = codec.decode(reader) if codec.decode is not None else None
-                units.append(DataUnit(pn, fn, value))
+                units.append(DataUnit(pn, fn, codec.decode(reader)))
     return units
+
+
+#: DA DT bytes → (points, Fn), filled as identifiers are met (a head-end sees few distinct ones); bounded.
+_IDENTIFIERS: dict[bytes, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+_IDENTIFIERS_MAX = 1 << 16
 
 
 def encode_identifiers(items: Iterable[tuple[int, int]]) -> bytes:
     """DA DT identifiers only (a request without data bodies), merged as few as possible."""
-    return b"".join(encode_da(pns) + encode_dt(fns) for pns, fns in merge_identifiers(items))
+    pairs = list(items)
+    if len(pairs) == 1:  # the common case (login, heartbeat, confirmations): nothing to merge
+        ((pn, fn),) = pairs
+        return encode_da([pn]) + encode_dt([fn])
+    return b"".join(encode_da(pns) + encode_dt(fns) for pns, fns in merge_identifiers(pairs))
 
 
 def encode_units(afn: int, units: Sequence[DataUnit], dir: Dir, *, edition: str | None = None) -> bytes:
