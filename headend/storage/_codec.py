@@ -28,13 +28,19 @@ def decimal_from_text(text: str | None) -> Decimal | None:
     return None if text is None else Decimal(text)
 
 
-@functools.lru_cache(maxsize=4096)  # a batch holds few distinct times (one poll round): format each once
 def datetime_to_text(moment: datetime) -> str:
     """Aware datetime → ISO 8601 with offset, plus ``[zone]`` when its tzinfo is a named zone.
 
     The suffix (RFC 9557 style) lets :func:`datetime_from_text` give back the same ``ZoneInfo``, not only the
     same instant: ``2024-05-01T08:00:00+08:00[Asia/Shanghai]``.
     """
+    # a batch holds few distinct times (one poll round): each is formatted once. The fold is part of the cache
+    # key: within one zone, 01:30 before and after a DST fall-back compare (and hash) equal.
+    return _datetime_to_text(moment, moment.fold)
+
+
+@functools.lru_cache(maxsize=4096)
+def _datetime_to_text(moment: datetime, fold: int) -> str:
     text = moment.isoformat()
     zone = moment.tzinfo
     if isinstance(zone, ZoneInfo):

@@ -68,9 +68,14 @@ def int8_field(value: int) -> bytes:
     return _INT8.pack(8, value)
 
 
-@functools.lru_cache(maxsize=4096)
 def timestamptz_field(moment: datetime) -> bytes:
     """A ``timestamptz`` field. ``moment`` must be aware (a batch holds few distinct times: cached)."""
+    # the fold is part of the cache key: within one zone, 01:30 before and after a DST fall-back compare equal
+    return _timestamptz_field(moment, moment.fold)
+
+
+@functools.lru_cache(maxsize=4096)
+def _timestamptz_field(moment: datetime, fold: int) -> bytes:
     delta = moment - _EPOCH
     micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
     return _INT8.pack(8, micros)

@@ -5,8 +5,8 @@ The migrations (``migrations/postgres``) create the same tables and views everyw
 =====================  ==============================================  =========================================
                        Community (``timescaledb.license = timescale``)  Apache edition, plain PostgreSQL
 =====================  ==============================================  =========================================
-``energy_daily_agg``   continuous aggregate, refreshed by a policy      materialized view, refreshed by the
-                                                                        daemon (:func:`refresh`)
+``energy_daily_agg``   continuous aggregate, refreshed by a policy      a table the daemon refreshes
+                                                                        incrementally (:func:`refresh`)
 compression            ``readings`` after 14 days, ``frozen_readings``  none
                        after 60 days (policies)
 retention of readings  ``add_retention_policy`` (:func:`retention`)     the daemon drops old chunks
@@ -16,6 +16,11 @@ retention of readings  ``add_retention_policy`` (:func:`retention`)     the daem
 
 ``daily_energy`` (the view billing and dashboards read) has the same columns on every edition. Frozen registers
 (``frozen_readings``) are never dropped on any edition.
+
+Why a table and not ``CREATE MATERIALIZED VIEW`` on Apache and plain PostgreSQL: ``REFRESH MATERIALIZED VIEW``
+recomputes every day from ``readings`` — a cost that grows with the table — and forgets the days whose readings
+retention has dropped. The table is refreshed like a continuous aggregate: only the local days that got rows in
+the ingest batches since the last refresh (``store_meta.energy_daily_batch``) are recomputed, and older days stay.
 
 The Community statements cannot run on this project's test server (Apache edition, built with
 ``-DAPACHE_ONLY=1``). tests/headend/storage/test_editions.py runs each of them there and requires the licence
@@ -83,16 +88,49 @@ def community_statements(zone: str) -> list[_Query]:
     return statements
 
 
-def _materialized_view() -> _Query:
-    """Apache edition and plain PostgreSQL: the same aggregate in standard SQL, with a local ``day``."""
-    return sql.SQL(
-        "CREATE MATERIALIZED VIEW energy_daily_agg AS"
-        " SELECT meter, register, tariff, (ts AT TIME ZONE z.zone)::date AS day,"
-        " min(ts) AS first_ts, (array_agg(value ORDER BY ts))[1] AS first_value,"
-        " max(ts) AS last_ts, (array_agg(value ORDER BY ts DESC))[1] AS last_value, count(*) AS samples"
-        " FROM readings CROSS JOIN store_zone z WHERE " + _ENERGY_FILTER + " GROUP BY meter, register, tariff, day"
-        " WITH NO DATA"
-    )
+_AGG_TABLE = """
+CREATE TABLE energy_daily_agg (
+    meter       text     NOT NULL,
+    register    text     NOT NULL,
+    tariff      smallint NOT NULL,
+    day         date     NOT NULL,
+    first_ts    timestamptz NOT NULL,
+    first_value numeric  NOT NULL,
+    last_ts     timestamptz NOT NULL,
+    last_value  numeric  NOT NULL,
+    samples     bigint   NOT NULL,
+    PRIMARY KEY (meter, register, tariff, day)
+)
+"""
+#: Apache edition and plain PostgreSQL: recompute, from readings, the local days of the energy registers that got
+#: rows in the ingest batches since the last refresh (an upsert: days whose readings retention dropped stay)
+_REFRESH = """
+WITH touched AS (
+    SELECT DISTINCT r.meter, r.register, r.tariff, (r.ts AT TIME ZONE z.zone)::date AS day
+      FROM readings r CROSS JOIN store_zone z
+     WHERE r.ingest_batch > %(last)s AND r.ingest_batch <= %(until)s
+       AND r.value IS NOT NULL AND (r.register LIKE 'energy.%%' OR r.register LIKE 'curve.energy.%%')
+)
+INSERT INTO energy_daily_agg (meter, register, tariff, day, first_ts, first_value, last_ts, last_value, samples)
+SELECT r.meter, r.register, r.tariff, t.day, min(r.ts), (array_agg(r.value ORDER BY r.ts))[1],
+       max(r.ts), (array_agg(r.value ORDER BY r.ts DESC))[1], count(*)
+  FROM touched t CROSS JOIN store_zone z
+  JOIN readings r ON r.meter = t.meter AND r.register = t.register AND r.tariff = t.tariff
+                 AND r.ts >= t.day::timestamp AT TIME ZONE z.zone
+                 AND r.ts < (t.day + 1)::timestamp AT TIME ZONE z.zone
+ WHERE r.value IS NOT NULL
+ GROUP BY r.meter, r.register, r.tariff, t.day
+    ON CONFLICT (meter, register, tariff, day) DO UPDATE SET
+       first_ts = excluded.first_ts, first_value = excluded.first_value, last_ts = excluded.last_ts,
+       last_value = excluded.last_value, samples = excluded.samples
+"""
+_REFRESHED_UPTO = b"SELECT coalesce((SELECT value FROM store_meta WHERE key = 'energy_daily_batch'), '0')::bigint"
+_SET_REFRESHED_UPTO = (
+    "INSERT INTO store_meta (key, value) VALUES ('energy_daily_batch', %s)"
+    " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
+#: pg_advisory_xact_lock key of the refresh, so two instances do not recompute the same days at once
+_REFRESH_LOCK = 0x72_65_66_72_65_73_68  # "refresh"
 
 
 def _daily_energy_view(edition: Edition) -> _Query:
@@ -123,24 +161,23 @@ async def setup(conn: _Conn, edition: Edition, zone: str) -> None:
             for statement in community_statements(zone):
                 await conn.execute(statement)
         else:
-            await conn.execute(_materialized_view())
-            await conn.execute(
-                "CREATE UNIQUE INDEX energy_daily_agg_key ON energy_daily_agg (meter, register, tariff, day)"
-            )
+            await conn.execute(_AGG_TABLE.encode())
         await conn.execute(_daily_energy_view(edition))
     _LOGGER.info("created the %s objects (energy_daily_agg, daily_energy)", edition.value)
 
 
 async def refresh(conn: _Conn, edition: Edition) -> bool:
-    """Apache / plain PostgreSQL: recompute ``energy_daily_agg`` (Community: its policy does). True if refreshed."""
+    """Apache / plain PostgreSQL: bring ``energy_daily_agg`` up to the ingest watermark (Community: the continuous
+    aggregate's policy does). True if refreshed."""
     if edition is Edition.COMMUNITY or not await _exists(conn, "energy_daily_agg"):
         return False
-    populated = await (
-        await conn.execute("SELECT ispopulated FROM pg_matviews WHERE matviewname = 'energy_daily_agg'")
-    ).fetchone()
-    # CONCURRENTLY keeps the view readable during the refresh, but needs a populated view the first time
-    concurrently = "CONCURRENTLY " if populated and populated[0] else ""
-    await conn.execute(f"REFRESH MATERIALIZED VIEW {concurrently}energy_daily_agg".encode())
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_REFRESH_LOCK,))
+        last = await (await conn.execute(_REFRESHED_UPTO)).fetchone()
+        until = await (await conn.execute(b"SELECT ingest_batch FROM ingest_watermark")).fetchone()
+        assert last is not None and until is not None
+        await conn.execute(_REFRESH.encode(), {"last": last[0], "until": until[0]})
+        await conn.execute(_SET_REFRESHED_UPTO, (str(until[0]),))
     return True
 
 

@@ -130,26 +130,43 @@ _datetime_from_text = functools.lru_cache(maxsize=4096)(datetime_from_text)
 class Spool:
     """Durable FIFO of readings between collection and the store."""
 
-    def __init__(self, path: Path, *, max_bytes: int | None = None) -> None:
+    def __init__(self, path: Path, *, max_bytes: int | None = None, readonly: bool = False) -> None:
         """Open (or create) the spool at ``path``.
 
         ``max_bytes`` bounds the bytes in use by live entries (see :meth:`size_bytes`): an append that would go
         beyond it raises :class:`SpoolFull` and stores nothing of its batch.
+
+        ``readonly`` opens an existing spool for inspection (``headend db status`` beside a running daemon):
+        nothing is created, upgraded or written, and ``append``/``release`` fail.
         """
         self.path = path
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        if readonly:
+            self._conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         try:
-            self._setup()
+            self._setup(readonly)
         except BaseException:
             self._conn.close()
             raise
 
-    def _setup(self) -> None:
+    @property
+    def format(self) -> int:
+        """The on-disk format version of the file (``PRAGMA user_version``)."""
+        with self._lock:
+            return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def _setup(self, readonly: bool) -> None:
         conn = self._conn
         conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        if readonly:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version not in (1, _FORMAT):
+                raise StorageError(f"{self.path}: not a spool this headend reads (format {version})")
+            return
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if mode != "wal":
             raise StorageError(f"{self.path}: cannot put the spool in WAL mode (got {mode!r})")

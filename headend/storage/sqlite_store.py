@@ -101,6 +101,40 @@ SELECT (SELECT value FROM store_meta WHERE key = 'time_zone'),
 _STATUS_KEYS = ("time_zone", "readings", "frozen_readings", "conflicts", "last_conflict_at", "events",
                 "ingest_batch", "last_ingest_at")  # fmt: skip
 
+#: energy_daily_agg (migrations/sqlite/0002): recompute the days of the energy registers that got rows in the
+#: ingest batches since the last refresh — first and last indication of the local day, and how many there are
+_REFRESH = """
+WITH touched AS (
+    SELECT DISTINCT meter, register, tariff, substr(ts, 1, 10) AS day
+      FROM readings
+     WHERE ingest_batch > ? AND ingest_batch <= ?
+       AND value IS NOT NULL AND (register LIKE 'energy.%' OR register LIKE 'curve.energy.%')
+), e AS (
+    SELECT r.meter, r.register, r.tariff, t.day, r.ts, r.value,
+           row_number() OVER (PARTITION BY r.meter, r.register, r.tariff, t.day ORDER BY julianday(r.ts)) AS rn_first,
+           row_number() OVER (PARTITION BY r.meter, r.register, r.tariff, t.day ORDER BY julianday(r.ts) DESC)
+               AS rn_last,
+           count(*) OVER (PARTITION BY r.meter, r.register, r.tariff, t.day) AS samples
+      FROM touched t
+      JOIN readings r ON r.meter = t.meter AND r.register = t.register AND r.tariff = t.tariff
+                     AND substr(r.ts, 1, 10) = t.day
+     WHERE r.value IS NOT NULL
+)
+INSERT INTO energy_daily_agg (meter, register, tariff, day, first_ts, first_value, last_ts, last_value, samples)
+SELECT f.meter, f.register, f.tariff, f.day, f.ts, f.value, l.ts, l.value, f.samples
+  FROM e f
+  JOIN e l ON l.meter = f.meter AND l.register = f.register AND l.tariff = f.tariff AND l.day = f.day AND l.rn_last = 1
+ WHERE f.rn_first = 1
+    ON CONFLICT (meter, register, tariff, day) DO UPDATE SET
+       first_ts = excluded.first_ts, first_value = excluded.first_value, last_ts = excluded.last_ts,
+       last_value = excluded.last_value, samples = excluded.samples
+"""
+_REFRESHED_UPTO = "SELECT coalesce((SELECT value FROM store_meta WHERE key = 'energy_daily_batch'), '0')"
+_SET_REFRESHED_UPTO = (
+    "INSERT INTO store_meta (key, value) VALUES ('energy_daily_batch', ?)"
+    " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
+
 _Content = tuple[Decimal | None, str, str]
 
 
@@ -196,8 +230,9 @@ class SqliteStore:
                 raise
         conn.execute("INSERT OR IGNORE INTO store_meta (key, value) VALUES ('time_zone', ?)", (self.tz.key,))
         self._check_zone(conn)
-        self._schema_current = True
-        return self._version(conn)
+        version = self._version(conn)
+        self._schema_current = version == len(self._migrations)
+        return version
 
     def _check_zone(self, conn: sqlite3.Connection) -> None:
         if not _has_table(conn, "store_meta"):
@@ -362,16 +397,31 @@ class SqliteStore:
     # -- upkeep and status -----------------------------------------------------------------------------------
 
     async def maintain(self, *, keep_readings: timedelta | None) -> MaintenanceResult:
-        """No materialized views here (``daily_energy`` is computed when read); retention deletes rows."""
-        if keep_readings is None:
-            return MaintenanceResult(refreshed=False, dropped=0)
-        cutoff = (datetime.now(self.tz) - keep_readings).isoformat()
+        """Bring ``energy_daily_agg`` up to the ingest watermark, then delete ``readings`` older than
+        ``keep_readings`` (the aggregate keeps their days)."""
+        cutoff = None if keep_readings is None else (datetime.now(self.tz) - keep_readings).isoformat()
 
-        def delete(conn: sqlite3.Connection) -> int:
+        def work(conn: sqlite3.Connection) -> MaintenanceResult:
             self._ensure_schema(conn)
-            return conn.execute("DELETE FROM readings WHERE julianday(ts) < julianday(?)", (cutoff,)).rowcount
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                last = int(conn.execute(_REFRESHED_UPTO).fetchone()[0])
+                until = int(conn.execute("SELECT ingest_batch FROM ingest_watermark").fetchone()[0])
+                conn.execute(_REFRESH, (last, until))
+                conn.execute(_SET_REFRESHED_UPTO, (str(until),))
+                dropped = 0
+                if cutoff is not None:
+                    dropped = conn.execute(
+                        "DELETE FROM readings WHERE julianday(ts) < julianday(?)", (cutoff,)
+                    ).rowcount
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            return MaintenanceResult(refreshed=True, dropped=dropped)
 
-        return MaintenanceResult(refreshed=False, dropped=await self._run(delete))
+        return await self._run(work)
 
     async def status(self) -> dict[str, object]:
         def collect(conn: sqlite3.Connection) -> dict[str, object]:

@@ -262,12 +262,14 @@ class TimescaleStore:
                     (migration.version, migration.name),
                 )
         self._edition = await _detect_edition(conn)
-        await self._check_zone(conn)
-        async with conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-            await editions.setup(conn, self._edition, self.tz.key)
-        self._schema_current = True
-        return await _version(conn)
+        version = await _version(conn)
+        if version >= 2:  # store_meta and the tables under the edition objects come with 0002
+            await self._check_zone(conn)
+            async with conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+                await editions.setup(conn, self._edition, self.tz.key)
+        self._schema_current = version == len(self._migrations)
+        return version
 
     async def _check_zone(self, conn: _Conn) -> None:
         """Record the configured zone at the first migration; refuse another one afterwards (the local dates
@@ -380,8 +382,8 @@ class TimescaleStore:
             conn = await self._connection()
             try:
                 await self._ensure_schema(conn)
+                refreshed = await editions.refresh(conn, self._edition)  # first: the aggregate outlives retention
                 dropped = await editions.retention(conn, self._edition, keep_readings)
-                refreshed = await editions.refresh(conn, self._edition)
             except BaseException:
                 await self._recover(conn)
                 raise

@@ -3,7 +3,11 @@ own code, so the tests check what is really on disk / in the database."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import re
 import sqlite3
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,12 +17,15 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 from headend.readings import Quality, Reading
 from headend.storage.spool import Spool
 from headend.storage.sqlite_store import SqliteStore
 from headend.storage.timescale import TimescaleStore
 from tests.headend.storage.helpers import TZ
+from tests.pg_server import PgServer
 
 _READING_COLUMNS = "meter, register, tariff, ts, value, unit, quality, source, terminal, pn, received_at"
 
@@ -37,8 +44,24 @@ class Backend:
             with psycopg.connect(self.dsn) as conn:
                 return conn.execute(sql.encode()).fetchall()
         assert self.path is not None
-        with sqlite3.connect(self.path) as conn:
+        with contextlib.closing(sqlite3.connect(self.path)) as conn:
             return conn.execute(sql).fetchall()
+
+    def execute(self, sql: str) -> None:
+        """Run a statement that changes the database, and commit."""
+        if self.kind == "timescale":
+            with psycopg.connect(self.dsn, autocommit=True) as conn:
+                conn.execute(sql.encode())
+            return
+        assert self.path is not None
+        with contextlib.closing(sqlite3.connect(self.path, isolation_level=None)) as conn:
+            conn.execute(sql)
+
+    def plain(self, sql: str) -> list[tuple[Any, ...]]:
+        """:meth:`query` with the values in one form for both stores: times as aware ``datetime`` (SQLite keeps
+        ISO text), JSON as ``dict`` (SQLite: text). Select numbers, dates and flags in a portable form:
+        ``CAST(x AS TEXT)`` for numbers and dates, ``CASE WHEN flag THEN 1 ELSE 0 END`` for booleans."""
+        return [tuple(_plain(value) for value in row) for row in self.query(sql)]
 
     def readings(self) -> list[Reading]:
         """Every row of ``readings`` as a Reading, by key."""
@@ -72,6 +95,17 @@ class Backend:
             pn=pn,
             received_at=_dt(received_at),
         )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, str) and value[:1] == "{":
+        return json.loads(value)
+    if isinstance(value, str) and _ISO_INSTANT.fullmatch(value):
+        return datetime.fromisoformat(value)
+    return value
+
+
+_ISO_INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?[+-]\d\d:\d\d")
 
 
 def _dec(value: Decimal | str | None) -> Decimal | None:
@@ -113,3 +147,19 @@ async def migrated(backend: Backend) -> Backend:
     """:func:`backend`, migrated."""
     await backend.store.migrate()
     return backend
+
+
+@pytest.fixture
+def plain_dsn(pg_server: PgServer) -> Iterator[str]:
+    """A new database and a role that may not create extensions in it: TimescaleDB cannot be installed."""
+    name = f"headend_plain_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server.admin_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    with psycopg.connect(pg_server.dsn_for(name), autocommit=True) as conn:
+        conn.execute(sql.SQL("GRANT CREATE ON SCHEMA public TO {}").format(sql.Identifier(name)))
+    yield make_conninfo(pg_server.dsn_for(name), user=name)
+    pg_server.ensure_running()
+    with psycopg.connect(pg_server.admin_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import random
@@ -19,9 +20,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from headend.readings import Quality, Reading
+from headend.readings import Quality, Reading, ReadingKind
+from headend.storage._pgcopy import reading_row
 from headend.storage.errors import SpoolFull, StorageError
-from headend.storage.spool import Spool
+from headend.storage.spool import EncodedBatch, Spool
 from tests.headend.storage.helpers import T0, batch, reading
 
 CHILD = Path(__file__).with_name("spool_child.py")
@@ -60,7 +62,10 @@ readings = st.builds(
     register=text.filter(bool),
     tariff=st.integers(0, 32767),
     ts=moments,
-    value=st.none() | st.decimals(allow_nan=False, allow_infinity=False),
+    # what PostgreSQL numeric holds (up to 131072 digits before the point, 16383 after): larger is refused
+    value=st.none()
+    | st.decimals(allow_nan=False, allow_infinity=False, min_value=Decimal("-1e100"), max_value=Decimal("1e100"))
+    | st.builds(lambda d, p: Decimal(d).scaleb(p), st.integers(-(10**30), 10**30), st.integers(-16000, 100_000)),
     unit=text,
     quality=st.sampled_from(Quality),
     source=text,
@@ -146,6 +151,9 @@ def test_invalid_readings_are_refused_and_nothing_of_the_batch_is_kept(spool: Sp
         dataclasses.replace(reading(11), value=Decimal("NaN")),
         dataclasses.replace(reading(12), meter="0000\x0000"),
         dataclasses.replace(reading(13), tariff=-1),
+        dataclasses.replace(reading(14), value=Decimal("1E-16384")),  # beyond numeric's 16383 digits after the point
+        dataclasses.replace(reading(15), value=Decimal("1E+131072")),  # beyond numeric's 131072 digits before it
+        dataclasses.replace(reading(16), unit="k\udc80Wh"),  # a lone surrogate: not UTF-8
     ]
     for wrong in bad:
         with pytest.raises(ValueError, match=r"Reading\."):
@@ -255,3 +263,96 @@ def test_every_acknowledged_append_survives_sigkill(tmp_path: Path, round_: int)
     assert partial == 0
     assert complete >= acknowledged + 1
     assert got == [r for index in range(complete) for r in batch(index, size)]
+
+
+# -- the COPY form, format upgrade, read-only inspection -------------------------------------------------------
+
+FORMAT_1 = """
+CREATE TABLE spool (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    meter TEXT NOT NULL, register TEXT NOT NULL, tariff INTEGER NOT NULL, ts TEXT NOT NULL, value TEXT,
+    unit TEXT NOT NULL, quality TEXT NOT NULL, source TEXT NOT NULL, terminal TEXT NOT NULL, pn INTEGER NOT NULL,
+    received_at TEXT NOT NULL
+) STRICT;
+PRAGMA user_version = 1;
+"""
+
+
+def _mixed() -> list[Reading]:
+    """Instantaneous readings and frozen registers, interleaved."""
+    daily = ReadingKind.DAILY.register("energy.active.forward")
+    return [reading(n, register=daily if n % 3 == 0 else "energy.active.forward") for n in range(1, 11)]
+
+
+def test_peek_encoded_gives_the_copy_rows_split_by_table(spool: Spool) -> None:
+    rows = _mixed()
+    spool.append(rows)
+
+    first = spool.peek_encoded(6)
+    rest = spool.peek_encoded(100, after_id=first.last_id)
+
+    assert len(first) == 6 and len(rest) == 4
+    assert first.frozen == [reading_row(r) for r in rows[:6] if r.kind.frozen]
+    assert first.readings == [reading_row(r) for r in rows[:6] if not r.kind.frozen]
+    assert rest.frozen + rest.readings == [reading_row(r) for r in rows[6:] if r.kind.frozen] + [
+        reading_row(r) for r in rows[6:] if not r.kind.frozen
+    ]
+    assert spool.peek(100, after_id=first.last_id)[1] == rows[6:]
+    assert spool.peek_encoded(100, after_id=rest.last_id) == EncodedBatch(0, [], [])
+    assert spool.depth() == 10  # peeking removes nothing
+
+
+def test_a_format_1_spool_is_upgraded_in_place(tmp_path: Path) -> None:
+    """A spool left by the previous headend (text columns only) keeps every entry and gains the COPY form."""
+    path = tmp_path / "spool.sqlite3"
+    rows = _mixed()
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.executescript(FORMAT_1)
+        conn.executemany(
+            "INSERT INTO spool (meter, register, tariff, ts, value, unit, quality, source, terminal, pn, received_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(r.meter, r.register, r.tariff, r.ts.isoformat(), str(r.value), r.unit, r.quality.value, r.source,
+              r.terminal, r.pn, r.received_at.isoformat()) for r in rows],
+        )  # fmt: skip
+        conn.commit()
+
+    spool = Spool(path)
+    try:
+        assert spool.format == 2
+        assert spool.peek(100)[1] == rows
+        encoded = spool.peek_encoded(100)
+        assert encoded.frozen == [reading_row(r) for r in rows if r.kind.frozen]
+        assert encoded.readings == [reading_row(r) for r in rows if not r.kind.frozen]
+        spool.append([reading(99)])
+        assert spool.depth() == 11
+    finally:
+        spool.close()
+
+
+def test_read_only_inspection_changes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "spool.sqlite3"
+    with pytest.raises(sqlite3.OperationalError):
+        Spool(path, readonly=True)  # nothing to inspect, and nothing is created
+    assert not path.exists()
+
+    writer = Spool(path)
+    writer.append(batch(0, 5))
+    inspector = Spool(path, readonly=True)
+    try:
+        assert (inspector.depth(), inspector.peek(10)[1], inspector.format) == (5, batch(0, 5), 2)
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            inspector.append(batch(1, 1))
+        writer.append(batch(1, 1))
+        assert inspector.depth() == 6  # sees the daemon's appends
+    finally:
+        inspector.close()
+        writer.close()
+
+
+def test_the_two_half_past_ones_of_a_dst_fall_back_come_back_apart(spool: Spool) -> None:
+    first = datetime(2012, 11, 4, 1, 30, tzinfo=ZoneInfo("America/New_York"))
+    rows = [reading(1, ts=first), reading(1, ts=first.replace(fold=1))]
+    spool.append(rows)
+    got = spool.peek(10)[1]
+    assert [r.ts.utcoffset() for r in got] == [timedelta(hours=-4), timedelta(hours=-5)]
+    assert all(identical(a, b) for a, b in zip(got, rows, strict=True))

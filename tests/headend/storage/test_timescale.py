@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
 from headend.storage.base import Edition, WriteResult, open_store
 from headend.storage.migrations import load_migrations
@@ -38,22 +34,6 @@ async def test_edition_and_hypertable(fresh_db_dsn: str) -> None:
     assert store.edition.value == license_[0]
     assert store.edition in (Edition.APACHE, Edition.COMMUNITY)
     assert dimension == [("ts", timedelta(days=7))]
-
-
-@pytest.fixture
-def plain_dsn(pg_server: PgServer) -> Iterator[str]:
-    """A new database and a role that may not create extensions in it: TimescaleDB cannot be installed."""
-    name = f"headend_plain_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_server.admin_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    with psycopg.connect(pg_server.dsn_for(name), autocommit=True) as conn:
-        conn.execute(sql.SQL("GRANT CREATE ON SCHEMA public TO {}").format(sql.Identifier(name)))
-    yield make_conninfo(pg_server.dsn_for(name), user=name)
-    pg_server.ensure_running()
-    with psycopg.connect(pg_server.admin_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
 
 
 async def test_plain_postgresql_gets_the_same_table(plain_dsn: str, caplog: pytest.LogCaptureFixture) -> None:

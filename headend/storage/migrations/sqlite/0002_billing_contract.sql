@@ -4,7 +4,7 @@
 -- BEGIN IMMEDIATE, so batches commit in number order here too); no numeric type: decimals are TEXT, and the
 -- views compute differences and products exactly with scaled 64-bit integers (see "exact decimals" below);
 -- times are ISO 8601 TEXT in the configured zone, so the local date is substr(ts, 1, 10) and instants are
--- compared with julianday(); daily_energy is an ordinary view (no materialized views).
+-- compared with julianday(); energy_daily_agg is a table the store refreshes (no materialized views).
 
 CREATE TABLE ingest_batches (
     batch      INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -240,26 +240,29 @@ SELECT t.terminal,
   FROM (SELECT DISTINCT terminal FROM terminal_link_log) t;
 
 -- Daily first and last energy indication of each register from readings (instantaneous values and curve
--- points); on TimescaleDB the same columns come from energy_daily_agg (headend/storage/editions.py).
+-- points), kept up to date incrementally by the daemon (SqliteStore.maintain, from the ingest watermark), so it
+-- outlives the retention of readings; on TimescaleDB the same columns come from headend/storage/editions.py.
+CREATE TABLE energy_daily_agg (
+    meter       TEXT    NOT NULL,
+    register    TEXT    NOT NULL,
+    tariff      INTEGER NOT NULL,
+    day         TEXT    NOT NULL,  -- local date
+    first_ts    TEXT    NOT NULL,
+    first_value TEXT    NOT NULL,
+    last_ts     TEXT    NOT NULL,
+    last_value  TEXT    NOT NULL,
+    samples     INTEGER NOT NULL,
+    PRIMARY KEY (meter, register, tariff, day)
+) STRICT;
+
 CREATE VIEW daily_energy AS
-WITH e AS (
-    SELECT meter, register, tariff, substr(ts, 1, 10) AS day, ts, value,
-           row_number() OVER (PARTITION BY meter, register, tariff, substr(ts, 1, 10) ORDER BY julianday(ts))
-               AS rn_first,
-           row_number() OVER (PARTITION BY meter, register, tariff, substr(ts, 1, 10) ORDER BY julianday(ts) DESC)
-               AS rn_last,
-           count(*) OVER (PARTITION BY meter, register, tariff, substr(ts, 1, 10)) AS samples
-      FROM readings
-     WHERE value IS NOT NULL AND (register LIKE 'energy.%' OR register LIKE 'curve.energy.%')
-), ends AS (
-    SELECT f.meter, f.register, f.tariff, f.day, f.ts AS first_ts, f.value AS first_value, l.ts AS last_ts,
-           l.value AS last_value, f.samples,
-           CASE WHEN instr(f.value, '.') > 0 THEN length(f.value) - instr(f.value, '.') ELSE 0 END AS s_first,
-           CASE WHEN instr(l.value, '.') > 0 THEN length(l.value) - instr(l.value, '.') ELSE 0 END AS s_last
-      FROM e f
-      JOIN e l ON l.meter = f.meter AND l.register = f.register AND l.tariff = f.tariff AND l.day = f.day
-               AND l.rn_last = 1
-     WHERE f.rn_first = 1
+WITH ends AS (
+    SELECT a.*,
+           CASE WHEN instr(first_value, '.') > 0 THEN length(first_value) - instr(first_value, '.') ELSE 0 END
+               AS s_first,
+           CASE WHEN instr(last_value, '.') > 0 THEN length(last_value) - instr(last_value, '.') ELSE 0 END
+               AS s_last
+      FROM energy_daily_agg a
 ), used AS (
     SELECT n.*,
            max(s_first, s_last) AS s_used,
