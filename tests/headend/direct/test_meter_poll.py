@@ -10,6 +10,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from headend.errors import ConfigError
 from headend.metrics import Metrics
@@ -135,3 +137,11 @@ async def test_configured_dis_per_edition(tmp_path: Path) -> None:
         ("energy.active.forward", Decimal("1.00")),
         ("energy.active.reverse", Decimal("2.00")),
     ]
+
+
+@given(quantity=st.integers(min_value=0, max_value=8), tariff=st.integers(min_value=0, max_value=0x3F))
+def test_single_energy_items_store_their_di1_as_the_tariff(quantity: int, tariff: int) -> None:
+    mapped = register_of(int.from_bytes(bytes((0x00, quantity, tariff, 0x00)), "big"), Edition.V2007)
+    assert mapped is not None and mapped[2] == tariff
+    block = register_of(int.from_bytes(bytes((0x00, quantity, 0xFF, 0x00)), "big"), Edition.V2007)
+    assert block is not None and block[:2] == mapped[:2] and block[2] is None

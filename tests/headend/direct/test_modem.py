@@ -4,6 +4,7 @@ scripted Hayes modem on a real pty whose far end is scripted meters."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -11,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
-from headend.channels.modem import ModemCallFailed, ModemChannel, in_call_window, result_code
+from headend.channels.modem import ModemCallFailed, ModemChannel, ModemProtocol, in_call_window, result_code
 from headend.config import DirectMeterConfig, ModemChannelConfig
 from headend.errors import ChannelClosed
 from headend.metrics import Metrics
@@ -178,3 +181,57 @@ async def test_dropped_call_fails_the_pending_read_with_channel_closed(tmp_path:
         with pytest.raises(ChannelClosed):
             await read_while_the_line_drops()
     assert "ATH" not in modem.commands  # the line is already gone: the port is simply closed
+
+
+class _Recorder:
+    """A stand-in for the bus master: what reached it in data mode, and whether the call was dropped."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.detached: list[str] = []
+
+    def data_received(self, data: bytes) -> None:
+        self.data += data
+
+    def detach(self, reason: str) -> None:
+        self.detached.append(reason)
+
+
+def _chunks(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({0, len(data), *(c % (len(data) + 1) for c in cuts)})
+    return [data[a:b] for a, b in itertools.pairwise(points)]
+
+
+@settings(max_examples=60)
+@given(cuts=st.lists(st.integers(min_value=0, max_value=200), max_size=12))
+async def test_result_lines_and_carrier_loss_survive_any_chunking(cuts: list[int]) -> None:
+    """Response lines come out the same however the modem's bytes are split; NO CARRIER split across reads
+    in data mode still ends the call."""
+    commands = b"ATZ\r\r\nOK\r\n\r\nCONNECT 9600/ARQ\r\n"
+    recorder = _Recorder()
+    protocol = ModemProtocol(recorder)  # type: ignore[arg-type]
+    for chunk in _chunks(commands, cuts):
+        protocol.data_received(chunk)
+    lines = [protocol.lines.get_nowait() for _ in range(protocol.lines.qsize())]
+    assert lines == ["ATZ", "OK", "CONNECT 9600/ARQ"]
+    protocol.enter_data_mode()
+    stream = bytes.fromhex("68 11 00 00 00 00 00 68 91 04 33 33 34 33 00 16") + b"\r\nNO CARRIER\r\n"
+    for chunk in _chunks(stream, cuts):
+        protocol.data_received(chunk)
+    # everything up to the result code reached the master's framer (the CR LF after it may go either way)
+    assert bytes(recorder.data).rstrip(b"\r\n") == stream.rstrip(b"\r\n")
+    assert recorder.detached == ["call dropped (NO CARRIER)"]
+    assert protocol.carrier_lost.done() and not protocol.data_mode
+
+
+@given(
+    start=st.integers(min_value=0, max_value=24 * 60 - 1),
+    end=st.integers(min_value=0, max_value=24 * 60 - 1),
+    minute=st.integers(min_value=0, max_value=24 * 60 - 1),
+)
+def test_a_window_and_its_reverse_split_the_day(start: int, end: int, minute: int) -> None:
+    """ "a-b" and "b-a" (wrapping midnight) cover each minute of the day exactly once, when a ≠ b."""
+    assume(start != end)
+    forward, backward = f"{start // 60:02d}:{start % 60:02d}", f"{end // 60:02d}:{end % 60:02d}"
+    now = datetime(2024, 5, 1, minute // 60, minute % 60)
+    assert in_call_window(now, [f"{forward}-{backward}"]) != in_call_window(now, [f"{backward}-{forward}"])
