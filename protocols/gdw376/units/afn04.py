@@ -19,13 +19,20 @@ Layouts checked against two public implementations (read, not copied):
 - ``cil_fk.cpp`` by dinglinhui (``plms_04F01`` … ``plms_04F83`` decode, ``plms_0AF01`` … encode) — every Fn here,
   in particular F5–F9 (placeholders in the header), F41–F49, F57–F61, F73–F83.
 
-Where the two differ or a detail rests on one source:
+and against the parameter table of a 2013-era terminal firmware, ``gdgly/NUC97X_JS`` ``STM32F4xx/Head/AFN04.h``
+(field lists with formats and byte counts for F1–F83).
+
+Where the sources differ or a detail rests on one source:
 
 - F34 通信速率 is BIN 4 (bps) as in cil_fk.cpp and TmnlHUB's parser (6 bytes a port); the header's struct has one
   byte there.
 - F60 谐波限值: 21 × A.5 voltage limits (总畸变, 奇次, 偶次, 2…18, 3…19) then 19 × A.6 current limits (总畸变,
   2…18, 3…19), 80 bytes, after cil_fk.cpp's decoder (its AFN0A encoder leaves the per-order voltage limits out).
-- F37: the count byte is read whole; the standard's 级联/被级联 flag in that byte [verify] is not split out.
+- F37: the count byte is read whole (NUC97X_JS: "级联/被级联标志、及其对应的…终端个数n (0-3)", BIN 1).
+- F73 电容器参数: 16 groups of 补偿方式 (BS8) + 电容装见容量 (A.2), 48 bytes, as NUC97X_JS (and AFN09 F3's
+  "无功补偿电容器组最多组数 0～16"); cil_fk.cpp reads 9 groups.
+- 2013 variants (``edition="2013"``, from NUC97X_JS alone [verify]): F46 月电量控定值 adds 报警门限值系数 (BIN 1, %);
+  F59 电能表校时阈值 is BIN 2 (s) instead of BIN 1 (min).
 - F4 phone numbers (BCD digits, F-filled) are kept as raw bytes: the digit order is not verified.
 - F2 无线中继转发: the 被转发的终端地址数 n (D6..D0) shares its byte with the 允许 flag (D7): a masked count
   (``Count(mask=0x7F)``) whose value keeps the flag (cil_fk.cpp ``plms_04F02``: ``nAgree = b >> 7``, ``nNum = b & 7F``).
@@ -370,6 +377,7 @@ F44: Layout = (
 )
 F45: Layout = (Field("rounds", ROUNDS, "功控轮次标志位"),)
 F46: Layout = (Field("limit", A3, "月电量控定值 (kWh)"),)
+F46_2013: Layout = (*F46, Field("alarm_percent", BIN1, "报警门限值系数 (%)"))
 F47: Layout = (
     Field("order", BIN4, "购电单号"),
     Field("mode", BIN1, "追加/刷新标志 (55H 追加, AAH 刷新)"),
@@ -390,6 +398,7 @@ F59: Layout = (
     Field("stopped", BIN1, "电能表停走阈值 (×15 min)"),
     Field("clock_tolerance_min", BIN1, "电能表校时阈值 (min)"),
 )
+F59_2013: Layout = (*F59[:3], Field("clock_tolerance_s", BIN2, "电能表校时阈值 (s)"))
 _EVEN, _ODD = range(2, 20, 2), range(3, 21, 2)
 F60: Layout = (
     Field("u_total", A5, "总畸变电压含有率上限 (%)"),
@@ -417,7 +426,7 @@ TASK_SWITCH: Layout = (Field("action", BIN1, "启动/停止标志 (55H 启动, A
 F73: Layout = (
     Repeat(
         "capacitors",
-        9,
+        16,
         (Field("mode", BIN1, "补偿方式 (BS8)"), Field("capacity", A2, "电容装见容量 (kvar)")),
     ),
 )
@@ -534,9 +543,16 @@ QUERIES: dict[int, Layout] = {
     39: DATA_CONFIG_QUERY,
 }
 
+#: Q/GDW 1376.1-2013 bodies that differ from 2009 (see the module docstring).
+PARAMETERS_2013: dict[int, Layout] = {46: F46_2013, 59: F59_2013}
+
 for _fn, (_name, _layout) in PARAMETERS.items():
     _codec = from_layout(_name, _layout)
     register(Afn.SET_PARAM, _fn, (Dir.DOWN,), _codec)
     register(Afn.QUERY_PARAM, _fn, (Dir.UP,), _codec)
     _query = QUERIES.get(_fn)
     register(Afn.QUERY_PARAM, _fn, (Dir.DOWN,), no_body(_name) if _query is None else from_layout(_name, _query))
+for _fn, _layout in PARAMETERS_2013.items():
+    _codec = from_layout(PARAMETERS[_fn][0], _layout)
+    register(Afn.SET_PARAM, _fn, (Dir.DOWN,), _codec, edition="2013")
+    register(Afn.QUERY_PARAM, _fn, (Dir.UP,), _codec, edition="2013")

@@ -391,6 +391,23 @@ def test_control_parameters(fn: int, body: str, expected: Record) -> None:
     check_both(fn, body, expected, pn=1)
 
 
+def test_2013_variants_of_f46_and_f59() -> None:
+    f46 = "00 00 05 0050"  # 50000 kWh; 报警门限值系数 80 %
+    check_table(SET, 46, Dir.DOWN, f46, R(limit=A3Amount(Decimal(50000), 0), alarm_percent=80), pn=1, edition="2013")
+    check_table(QUERY, 46, Dir.UP, f46, R(limit=A3Amount(Decimal(50000), 0), alarm_percent=80), pn=1, edition="2013")
+    f59 = "15 20 042C 01"  # 校时阈值 300 s (BIN 2)
+    expected = R(over_tolerance=Decimal("1.5"), flying=Decimal("2.0"), stopped=4, clock_tolerance_s=300)
+    check_table(SET, 59, Dir.DOWN, f59, expected, edition="2013")
+    with pytest.raises(DecodeError):  # a 2013 body read with the 2009 layout leaves a byte: not one unit
+        decode_one(SET, 59, Dir.DOWN, f59)
+
+
+def test_f73_sixteen_capacitor_groups() -> None:
+    body = "01 00 81" + "00 EE EE" * 15  # group 1: 共补 01H, 100 kvar (A.2); groups 2–16: no capacity (EE)
+    groups = (R(mode=1, capacity=Decimal(100)),) + (R(mode=0, capacity=None),) * 15
+    check_both(73, body, R(capacitors=groups), pn=1)
+
+
 def test_f60_harmonic_limits_count_80_bytes() -> None:
     body = "50 00" * 21 + "00 01" * 19  # every voltage limit 5.0 %, every current limit 1.00 A
     value = decode_one(SET, 60, Dir.DOWN, body)
