@@ -34,6 +34,7 @@ from headend.channels.serial_port import SerialChannel
 from headend.channels.tcp_client import TcpClientChannel
 from headend.config import SerialChannelConfig, TcpChannelConfig
 from protocols.dlt645.control import Edition
+from tests.headend.direct.helpers import running
 
 ADDRESS = "000000000161"
 #: how our side writes the address the ``dlt645`` package puts on the wire for ADDRESS (see the module docstring)
@@ -55,16 +56,11 @@ def their_meter(service: AsyncMeterServerService) -> AsyncMeterServerService:
 
 
 async def read_their_meter(channel: BusChannel) -> None:
-    channel.start()
-    try:
-        async with asyncio.timeout(DEADLINE_S):
-            await channel.wait_up()
+    async with running(channel):
         found = await channel.master.read_address()
         assert [frame.address for frame in found.frames] == [AS_THEY_SEND_IT]
         energy = await channel.master.read(AS_THEY_SEND_IT, 0x00010000, edition=Edition.V2007)
         voltage = await channel.master.read(AS_THEY_SEND_IT, 0x02010100, edition=Edition.V2007)
-    finally:
-        await channel.stop()
     assert energy.values[0].value == Decimal("1234.56")
     assert voltage.values[0].value == Decimal("220.1")
 

@@ -20,7 +20,6 @@ from concentrator_sim.meters.modem import AtModem, DialTarget
 from concentrator_sim.meters.profiles import GENERIC_1997, MeterProfile
 from concentrator_sim.meters.tcp_server import SerialServer
 from headend.channels.modem import ModemChannel
-from headend.channels.serial_bus import BusChannel
 from headend.channels.serial_port import SerialChannel
 from headend.channels.tcp_client import TcpClientChannel
 from headend.config import DirectMeterConfig, ModemChannelConfig, SerialChannelConfig, TcpChannelConfig
@@ -31,6 +30,7 @@ from headend.scheduling.meter_poll import MeterPollPlan
 from headend.sessions.dlt645_master import BusMaster, MeterIsolated
 from protocols.dlt645.control import Edition
 from protocols.dlt645.errors import NoRequestedData
+from tests.headend.direct.helpers import running
 
 BAUD = 2400
 TOTAL, BLOCK = 0x00010000, 0x0001FF00
@@ -75,17 +75,6 @@ async def check_read(master: BusMaster, bus: Rs485Bus, address: str, di: int, ed
 
 
 @asynccontextmanager
-async def up(channel: BusChannel) -> AsyncIterator[BusChannel]:
-    channel.start()
-    try:
-        async with asyncio.timeout(DEADLINE_S):
-            await channel.wait_up()
-        yield channel
-    finally:
-        await channel.stop()
-
-
-@asynccontextmanager
 async def pty_bus(tmp_path: Path, meters: Sequence[BusMeter]) -> AsyncIterator[tuple[Rs485Bus, PtyPort]]:
     bus = Rs485Bus(meters, baud=BAUD)
     port = await PtyPort(bus, link=tmp_path / "ttyRS485").open()
@@ -102,7 +91,7 @@ async def test_reads_over_a_pty_with_a_dead_meter_among_live_ones(tmp_path: Path
     async with pty_bus(tmp_path, meters) as (bus, port):
         assert port.link is not None
         channel = SerialChannel(SerialChannelConfig(port=str(port.link), **bus_config()), metrics=metrics)
-        async with up(channel):
+        async with running(channel):
             master = channel.master
             for address in LIVE:
                 assert len(await check_read(master, bus, address, BLOCK, Edition.V2007)) == 5  # total + 4 tariffs
@@ -121,7 +110,7 @@ async def test_follow_up_frames_and_abnormal_replies(tmp_path: Path) -> None:
     small_frames = MeterProfile(name="small-frames", max_data=16)  # 0001FF00 needs three frames
     async with pty_bus(tmp_path, [sim_meter(LIVE[0], small_frames)]) as (bus, port):
         channel = SerialChannel(SerialChannelConfig(port=port.path, **bus_config()))
-        async with up(channel):
+        async with running(channel):
             master = channel.master
             read = await master.read(LIVE[0], BLOCK, edition=Edition.V2007)
             assert read.frames > 1
@@ -139,7 +128,7 @@ async def test_corrupted_and_late_replies_are_retried_or_timed_out(tmp_path: Pat
     metrics = Metrics()
     async with pty_bus(tmp_path, [flaky, late, sim_meter(LIVE[2])]) as (bus, port):
         channel = SerialChannel(SerialChannelConfig(port=port.path, **bus_config()), metrics=metrics)
-        async with up(channel):
+        async with running(channel):
             master = channel.master
             with pytest.raises(ResponseTimeout):  # every reply corrupted: retried, then given up
                 await master.read(LIVE[0], TOTAL, edition=Edition.V2007)
@@ -157,7 +146,7 @@ async def test_port_that_vanishes_and_returns(tmp_path: Path) -> None:
     async with pty_bus(tmp_path, [sim_meter(LIVE[0])]) as (bus, port):
         assert port.link is not None
         channel = SerialChannel(SerialChannelConfig(port=str(port.link), **bus_config()))
-        async with up(channel):
+        async with running(channel):
             await check_read(channel.master, bus, LIVE[0], TOTAL, Edition.V2007)
             port.vanish()
             async with asyncio.timeout(DEADLINE_S):
@@ -175,7 +164,7 @@ async def test_serial_device_server_over_loopback_tcp(tmp_path: Path) -> None:
     server = await SerialServer(bus).start()
     try:
         channel = TcpClientChannel(TcpChannelConfig(host="127.0.0.1", port=server.port, **bus_config()))
-        async with up(channel):
+        async with running(channel):
             for address in LIVE:
                 await check_read(channel.master, bus, address, BLOCK, Edition.V2007)
     finally:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
+from headend.channels.serial_bus import BusChannel
 from headend.channels.serial_port import SerialChannel
 from headend.config import DirectMeterConfig, SerialChannelConfig
 from headend.metrics import Metrics
 from tests.headend.direct.scripted_bus import ScriptedBus, ScriptedMeter
+
+C = TypeVar("C", bound=BusChannel)
 
 #: bound for "the link comes up" / "eventually"; a broken test fails here instead of hanging
 DEADLINE_S = 10.0
@@ -33,8 +36,8 @@ def channel_config(path: str, scripted: Sequence[ScriptedMeter] = (), **override
 
 
 @asynccontextmanager
-async def serial_channel(config: SerialChannelConfig, metrics: Metrics | None = None) -> AsyncIterator[SerialChannel]:
-    channel = SerialChannel(config, metrics=metrics or Metrics())
+async def running(channel: C) -> AsyncIterator[C]:
+    """Start ``channel``, wait (bounded) for its link, stop it afterwards."""
     channel.start()
     try:
         async with asyncio.timeout(DEADLINE_S):
@@ -42,6 +45,12 @@ async def serial_channel(config: SerialChannelConfig, metrics: Metrics | None = 
         yield channel
     finally:
         await channel.stop()
+
+
+@asynccontextmanager
+async def serial_channel(config: SerialChannelConfig, metrics: Metrics | None = None) -> AsyncIterator[SerialChannel]:
+    async with running(SerialChannel(config, metrics=metrics or Metrics())) as channel:
+        yield channel
 
 
 async def eventually(predicate: Callable[[], bool], what: str, timeout: float = DEADLINE_S) -> None:
@@ -53,4 +62,4 @@ async def eventually(predicate: Callable[[], bool], what: str, timeout: float = 
         raise AssertionError(f"timed out waiting for: {what}") from None
 
 
-__all__ = ["DEADLINE_S", "ScriptedBus", "ScriptedMeter", "channel_config", "eventually", "serial_channel"]
+__all__ = ["DEADLINE_S", "ScriptedBus", "ScriptedMeter", "channel_config", "eventually", "running", "serial_channel"]
