@@ -44,7 +44,7 @@ from typing import Protocol
 
 from concentrator_sim.meters.model import Dlt645Meter
 from concentrator_sim.meters.profiles import BITS_PER_BYTE
-from concentrator_sim.meters.pty import LineSettings, PseudoTerminal
+from concentrator_sim.meters.pty import LineSettings, OnPty, PseudoTerminal
 from protocols.common.framing import Discarded
 from protocols.dlt645.framer import Dlt645Framer
 from protocols.dlt645.link import Dlt645Frame, build_frame, parse_frame
@@ -323,7 +323,7 @@ def _readdress(reply: bytes) -> bytes:
 # --- the pseudo-terminal ---------------------------------------------------------------------------------------
 
 
-class PtyPort:
+class PtyPort(OnPty):
     """A :class:`Rs485Bus` seen through a pseudo-terminal (:class:`~concentrator_sim.meters.pty.PseudoTerminal`):
     the head-end opens :attr:`path` (or :attr:`link`) as its serial port."""
 
@@ -332,15 +332,6 @@ class PtyPort:
         self.name = name
         self.paced = True
         self.pty = PseudoTerminal(lambda data: bus.receive(self, data), baud=bus.baud, link=link)
-
-    @property
-    def path(self) -> str:
-        """The slave device, ``/dev/pts/N``."""
-        return self.pty.path
-
-    @property
-    def link(self) -> Path | None:
-        return self.pty.link
 
     async def open(self) -> PtyPort:
         await self.pty.open()

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import enum
 from collections import deque
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+from collections.abc import Sequence
 from decimal import Decimal
 
-from protocols.dlt645.data_items import EVENT_RECORDS, EVENTS, lookup
+from protocols.dlt645.data_items import EVENT_RECORDS, EVENTS
 from protocols.dlt645.formats import Scalar
 
 Record = list[Scalar | None]
@@ -89,17 +88,3 @@ def event_logs() -> dict[EventKind, EventLog]:
 def operator_value(operator: str | None) -> Decimal | None:
     """操作者代码 as the record's ``NNNNNNNN`` value (None when absent or not decimal digits)."""
     return Decimal(int(operator)) if operator and operator.isdigit() else None
-
-
-def record_width(di: int) -> int:
-    """Values of the record at ``di`` in the catalogue (a check for the builders of records)."""
-    return len(lookup(di).fields)
-
-
-def minute(moment: datetime) -> datetime:
-    """A meter time truncated to whole seconds (record times are ``YYMMDDhhmmss``)."""
-    return moment.replace(microsecond=0)
-
-
-def flatten(groups: Iterable[Sequence[Scalar | None]]) -> Record:
-    return [value for group in groups for value in group]

@@ -478,9 +478,7 @@ class Dlt645Meter:
             values = None
         if values is None:
             return self._error(function, ERR_NO_DATA)
-        pieces = self._pieces(item, values)
-        room = self.profile.max_data - DI_SIZE[self.edition] - 1  # DI, and the SEQ of a follow-up reply
-        frames = _pack(pieces, room)
+        frames = _pack(self._pieces(item, values), self.profile.max_data - DI_SIZE[self.edition])
         self._follow = (request.di, frames[1:]) if len(frames) > 1 else None
         self.counters.replies += 1
         reply = build_data_reply(
@@ -521,10 +519,13 @@ class Dlt645Meter:
         return [reply]
 
     def _pieces(self, item: DataItem, values: Sequence[Scalar | None]) -> list[bytes]:
-        """The value bytes, in pieces that a reply frame must not split (a value, or a load record)."""
+        """The value bytes, in pieces that a reply frame must not split: a record (a value, a demand with its
+        time) or a load record."""
         if isinstance(item.layout, LoadRecords):
             return [item.encode(values[i : i + RECORD_VALUES]) for i in range(0, len(values), RECORD_VALUES)]
-        return [self._encode(f, v) for (_, f), v in zip(item.value_fields(len(values)), values, strict=True)]
+        encoded = [self._encode(f, v) for (_, f), v in zip(item.value_fields(len(values)), values, strict=True)]
+        width = 1 if item.layout is not None else len(item.fields)
+        return [b"".join(encoded[i : i + width]) for i in range(0, len(encoded), width)]
 
     def _encode(self, f: Field, value: Scalar | None) -> bytes:
         if value is None:
@@ -1082,16 +1083,20 @@ class Dlt645Meter:
 
 
 def _pack(pieces: Sequence[bytes], room: int) -> list[bytes]:
-    """Pieces into frames of at most ``room`` bytes, never splitting a piece unless it alone is too big."""
+    """Value pieces into frames: ``room`` bytes in the first, one less in follow-ups (they end with SEQ); a piece
+    is only split when it alone does not fit a frame."""
     frames: list[bytes] = [b""]
     for piece in pieces:
-        if frames[-1] and len(frames[-1]) + len(piece) > room:
+        space = room - (len(frames) > 1)
+        if frames[-1] and len(frames[-1]) + len(piece) > space:
             frames.append(b"")
-        while len(frames[-1]) + len(piece) > room:
-            cut = room - len(frames[-1])
+            space = room - 1
+        while len(frames[-1]) + len(piece) > space:
+            cut = space - len(frames[-1])
             frames[-1] += piece[:cut]
             piece = piece[cut:]
             frames.append(b"")
+            space = room - 1
         frames[-1] += piece
     return frames
 

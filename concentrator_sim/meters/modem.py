@@ -56,7 +56,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from concentrator_sim.meters.bus import Rs485Bus
-from concentrator_sim.meters.pty import LineSettings, PseudoTerminal
+from concentrator_sim.meters.pty import LineSettings, OnPty, PseudoTerminal
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ _DEFAULTS = {"echo": True, "verbose": True, "quiet": False}
 _COMMAND = re.compile(r"(&?[A-Z])(\d*)")
 
 
-class AtModem:
+class AtModem(OnPty):
     """The modem. :attr:`path` / :attr:`link` is its serial port once :meth:`open` returns."""
 
     def __init__(
@@ -149,14 +149,6 @@ class AtModem:
         self._pluses = 0
         self._last_rx = 0.0  #: loop time of the last byte from the head-end in data mode
         self._escape: asyncio.TimerHandle | None = None
-
-    @property
-    def path(self) -> str:
-        return self.pty.path
-
-    @property
-    def link(self) -> Path | None:
-        return self.pty.link
 
     @property
     def guard_s(self) -> float:

@@ -13,8 +13,8 @@ themselves*, so a fixture and the behaviour it documents cannot drift apart:
   B.5 "some meters answer FF FF for unsupported phases");
 * ``reply_delay_s`` — the median time from the end of a request to the start of its reply, where the transcript
   has times (``t``);
-* ``max_data`` — the longest DATA of a multi-frame reply (B1H / B2H / 92H, 后续帧: DI, values and, in follow-ups,
-  SEQ), i.e. how much the firmware puts in one frame before it splits a long answer (DL/T 645-2007 §7.1/§7.2).
+* ``max_data`` — when the profile shows a multi-frame reply (B1H, 后续帧, DL/T 645-2007 §7.1/§7.2), the longest
+  reply DATA in the profile (DI, values and, in follow-ups, SEQ): how much the firmware puts in one frame.
 
 What a transcript does not show keeps the value of :data:`GENERIC_2007` / :data:`GENERIC_1997`.
 """
@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from protocols.dlt645.apdu import ReadReply, parse_reply
-from protocols.dlt645.control import Edition, Function
+from protocols.dlt645.control import Edition
 from protocols.dlt645.data_items import lookup
 from protocols.dlt645.link import Dlt645Frame, parse_frame
 from protocols.errors import ProtocolError
@@ -43,7 +43,6 @@ BITS_PER_BYTE = 11
 #: ``[meta] protocol`` → edition.
 _EDITIONS = {"DL/T 645-2007": Edition.V2007, "DL/T 645-1997": Edition.V1997}
 #: Per-phase block reads whose replies reveal missing phases (2007 voltage/current blocks, 1997 B61F/B62F).
-FOLLOW = Function.READ_FOLLOW
 _PHASE_BLOCKS = {Edition.V2007: (0x0201FF00, 0x0202FF00), Edition.V1997: (0xB61F, 0xB62F)}
 
 
@@ -126,9 +125,8 @@ def load_profile(name: str, root: Path = FIXTURES) -> MeterProfile:
     ]
     if delays:
         learnt["reply_delay_s"] = round(max(statistics.median(delays), 0.0), 3)
-    multi = [len(reply.data) for _, request, _, reply in exchanges if reply.has_follow_up or request.function == FOLLOW]
-    if multi:
-        learnt["max_data"] = max(multi)
+    if any(reply.has_follow_up for _, _, _, reply in exchanges):  # the firmware splits: its frame limit shows
+        learnt["max_data"] = max(len(reply.data) for _, _, _, reply in exchanges if not reply.is_abnormal)
     for _, _, _, reply in exchanges:
         wiring = _wiring(reply, edition)
         if wiring is not None:

@@ -213,3 +213,19 @@ def _configure(fd: int, baud: int) -> None:
     attrs[2] |= termios.CREAD | termios.CLOCAL
     attrs[4] = attrs[5] = _BAUD_CONSTANTS[baud]
     termios.tcsetattr(fd, termios.TCSANOW, attrs)
+
+
+class OnPty:
+    """Something served on a :class:`PseudoTerminal` (:attr:`pty`): where the head-end opens it."""
+
+    pty: PseudoTerminal
+
+    @property
+    def path(self) -> str:
+        """The slave device, ``/dev/pts/N``."""
+        return self.pty.path
+
+    @property
+    def link(self) -> Path | None:
+        """The stable symlink to it, if one was asked for."""
+        return self.pty.link

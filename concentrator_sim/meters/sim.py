@@ -10,6 +10,7 @@ command object and returns a JSON-ready reply (``{"ok": true, …}`` or ``{"ok":
 ``{"cmd": "vanish", "bus": "bus1"}`` / ``"reappear"``                        the bus's pty goes away / comes back
 ``{"cmd": "fault", "bus": "bus1", "meter": ADDR, "fault": "silent"}``        set a meter's fault (``"rate"`` optional)
 ``{"cmd": "supply", "bus": "bus1", "meter": ADDR, "on": false}``             power a meter down / up (掉电 event)
+``{"cmd": "cover", "bus": "bus1", "meter": ADDR, "open": true}``             open / close the cover (开表盖 event)
 ``{"cmd": "drop_carrier", "modem": "modem1"}``                               the modem's call drops (NO CARRIER)
 ===========================================================================  ==========================================
 """
@@ -213,13 +214,16 @@ class MeterSim:
             else:
                 await pty.reappear()
             return {"pty": pty.path}
-        if cmd in ("fault", "supply"):
-            bus_meter = self.buses[command["bus"]].meter(command["meter"])
+        if cmd in ("fault", "supply", "cover"):
+            bus = self.buses[command["bus"]]
+            bus_meter = bus.meter(command["meter"])
             if cmd == "fault":
                 bus_meter.fault = MeterFault(command["fault"])
                 bus_meter.fault_rate = float(command.get("rate", 1.0))
+            elif cmd == "supply":
+                bus_meter.set_supply(bool(command["on"]), bus.clock())
             else:
-                bus_meter.set_supply(bool(command["on"]), self.buses[command["bus"]].clock())
+                bus_meter.meter.set_cover(bool(command["open"]), bus.clock())
             return {}
         if cmd == "drop_carrier":
             self.modems[command["modem"]].drop_carrier()
