@@ -264,8 +264,10 @@ async def test_database_outage_loses_nothing_and_duplicates_nothing(
     assert depth_during_outage == 7 * 25  # all held in the spool
     assert healthy_after
 
-    assert seen.total("inserted") == len(expected)
-    assert seen.total("duplicates") == seen.total("conflicts") == 0
+    # A commit whose acknowledgement is lost to the outage is written again and then counts as duplicates:
+    # the counts may shift from inserted to duplicate, never to conflict; what is in the table is the proof.
+    assert seen.total("conflicts") == 0
+    assert seen.total("inserted") <= len(expected) <= seen.total("inserted") + seen.total("duplicates")
     with psycopg.connect(fresh_db_dsn) as conn:
         rows = conn.execute(
             "SELECT meter, register, tariff, ts, value FROM readings ORDER BY meter, register, tariff, ts"
