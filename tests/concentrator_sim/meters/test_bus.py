@@ -70,19 +70,24 @@ async def test_a_read_takes_at_least_what_the_baud_rate_allows(baud: int) -> Non
         assert elapsed >= wire_time(len(request) + len(frame.raw), baud) + DELAY - EPSILON
 
 
-async def test_reply_bytes_arrive_at_byte_pace() -> None:
+async def test_no_reply_byte_arrives_before_the_wire_could_carry_it() -> None:
     async with serving([bus_meter("000000000001")]) as (_, port), opened(port.path) as line:
+        loop = asyncio.get_running_loop()
         arrivals: list[float] = []
         received = line._received
 
         def stamp(data: bytes) -> None:
-            arrivals.extend([asyncio.get_running_loop().time()] * len(data))
+            arrivals.extend([loop.time()] * len(data))
             received(data)
 
         line._received = stamp  # type: ignore[method-assign]
-        frame, _ = await line.request(build_read("000000000001", 0x0001FF00))
+        request = build_read("000000000001", 0x0001FF00)
+        written = loop.time()
+        frame, _ = await line.request(request)
         assert len(arrivals) == len(frame.raw)
-        assert arrivals[-1] - arrivals[0] >= wire_time(len(frame.raw) - 1, 2400) - EPSILON
+        reply_start = written + wire_time(len(request), 2400) + DELAY
+        for i, arrived in enumerate(arrivals):  # byte i is on the wire once its stop bit has passed
+            assert arrived >= reply_start + wire_time(i + 1, 2400) - EPSILON, i
 
 
 async def test_only_the_addressed_meter_answers_on_a_shared_bus() -> None:
