@@ -235,9 +235,22 @@ class LayoutCodec:
         self.layout = layout
         self.interpreted: cs.Struct = schema(layout)
         self.compiled: Any = self.interpreted.compile()
+        #: For a layout of fields only (no counts: a fixed size), each field's (name, format, start, end): decoded
+        #: by slicing, which is what the compiled schema would do, without its container and the size check.
+        self.slices: tuple[tuple[str, Format, int, int], ...] | None = None
+        self.fixed_size = 0
+        if all(isinstance(element, Field) for element in layout):
+            slices = []
+            for element in layout:
+                assert isinstance(element, Field)
+                slices.append((element.name, element.fmt, self.fixed_size, self.fixed_size + element.fmt.size))
+                self.fixed_size += element.fmt.size
+            self.slices = tuple(slices)
 
     def decode(self, data: bytes, path: str = "") -> tuple[Record, int]:
         """Decode a body at the start of ``data``; return the Record and the bytes consumed."""
+        if self.slices is not None:
+            return self._decode_fixed(data, path, self.slices)
         try:
             container = self.compiled.parse(data)
             size = raw_size(self.layout, container)
@@ -246,6 +259,20 @@ class LayoutCodec:
         if size > len(data):
             raise self._precise_error(data, path)
         return _convert(self.layout, container, path), size
+
+    def _decode_fixed(
+        self, data: bytes, path: str, slices: tuple[tuple[str, Format, int, int], ...]
+    ) -> tuple[Record, int]:
+        if len(data) < self.fixed_size:
+            raise self._precise_error(data, path)
+        out: list[tuple[str, Any]] = []
+        for name, fmt, start, end in slices:
+            raw = data[start:end]
+            try:
+                out.append((name, fmt.decode(raw)))
+            except DecodeError as exc:
+                raise DecodeError(str(exc), raw=raw, path=f"{path}/{name}") from exc
+        return Record(out), self.fixed_size
 
     def _precise_error(self, data: bytes, path: str) -> DecodeError:
         try:
