@@ -21,46 +21,56 @@ Or in-process, on the running event loop (tests)::
 
 Public API
     :class:`Dlt645Meter` (``model``) — one meter, sans-IO: ``handle(frame, now) -> list[bytes]`` answers a parsed
-    :class:`~protocols.dlt645.link.Dlt645Frame` heard at true instant ``now`` (aware); ``read(di, now)`` gives the
-    exact values it would send; ``advance(now)``, ``set_supply(on, now)``, ``local_time(now)``,
-    ``status_word(n)``; attributes ``address``, ``baud``, ``edition``, ``profile``, ``relay_closed``,
-    ``registers``, ``daily``, ``settlements``, ``counters``. :class:`MeterConfig` — address, profile, seed, tz,
-    baud, clock offset/ppm, daily freezes kept, settlement day, relay state.
-    The load behind a meter of address ``A`` with seed ``S`` is ``concentrator_sim.model.meter_model(S,
-    DIRECT_A1, 0, int(A))`` (forward active energy per tariff; registers show it truncated to 0.01 kWh).
+    :class:`~protocols.dlt645.link.Dlt645Frame` heard at true instant ``now`` (aware) with wire frames (preamble
+    included); ``read(di, now, params=b"")`` gives the exact values it would send (``Decimal``/``date``/``time``/
+    ``datetime``/``str``, ``None`` = filler), ``read_demand(now, period=0)``, ``advance(now)``, ``set_supply(on,
+    now)`` (掉电), ``set_cover(opened, now)`` (开表盖), ``local_time(now)``, ``status_word(n)``; attributes
+    ``address``, ``baud``, ``edition``, ``profile``, ``relay_closed``, ``keep_power``, ``alarm``, ``passwords``,
+    ``last_timesync`` (:class:`TimeSync`), ``registers``, ``daily``/``hourly``/``settlements`` (freezes),
+    ``events`` (by :class:`~concentrator_sim.meters.events.EventKind`), ``counters``. :class:`MeterConfig` —
+    address, profile, seed, tz, baud (and the rates 17H may pick), clock offset/ppm, freezes kept, settlement day,
+    load records kept, relay state and close delay, passwords and levels, lockout, programming key, broadcast-time
+    safeguards, prepaid credit and price. The load behind meter ``A`` with seed ``S`` is
+    ``concentrator_sim.model.meter_model(S, DIRECT_A1, 0, int(A))``; its forward active registers are that model's
+    energy truncated to 0.01 kWh (paused while the relay is open or the supply off).
 
     :class:`Rs485Bus` (``bus``) — meters on one line at real 8E1 timing (11 bits per byte): ``receive(port,
     data)`` from an attached port, replies after each meter's delay at byte-time pace to every other port;
-    ``meter(address)``, ``stats`` (:class:`BusStats`), ``attach``/``detach``/``close``. :class:`BusMeter` — a
-    meter plus ``reply_delay_s``, ``fault`` (:class:`MeterFault`: silent, late, corrupt, wrong_address),
-    ``fault_rate``, ``late_reply_s``, ``set_supply(on, now)``.
+    ``meter(address)``, ``stats`` (:class:`BusStats`), ``attach``/``detach``/``close``, ``clock``. :class:`BusMeter`
+    — a meter plus ``reply_delay_s`` (None: the profile's), ``fault`` (:class:`MeterFault`: silent, late, corrupt,
+    wrong_address), ``fault_rate``, ``late_reply_s``, ``set_supply(on, now)``. ``utc_now`` is the default clock.
 
     :class:`PtyPort` (``bus``) — the bus on a pseudo-terminal: ``await open()``, ``path``, ``link``,
     ``vanish()`` / ``await reappear()`` (adapter unplugged and back), ``close()``. The meters only understand the
-    baud rate the head-end set on the pty if it is their own (``Rs485Bus(check_line=False)`` to ignore).
+    baud rate the head-end set on the pty if it is their own (``Rs485Bus(check_line=False)`` to ignore). A pty
+    cannot carry parity; see :mod:`concentrator_sim.meters.pty` for what that means for 8E1 clients.
 
     :class:`SerialServer` (``tcp_server``) — the bus behind a TCP listener, one client at a time: ``await
-    start()``, ``host``, ``port``, ``paced``, ``await close()``.
+    start()``, ``host``, ``port``, ``paced``, ``busy``, ``connections``, ``refused``, ``await close()``.
 
     :class:`AtModem` (``modem``) — a Hayes modem on a pty (dialect in :mod:`concentrator_sim.meters.modem`):
     ``AtModem({"5550101": DialTarget(Result.CONNECT, bus, connect_delay_s=0.2)})``, ``await open()``, ``path``,
-    ``drop_carrier()``, ``state``, ``close()``.
+    ``link``, ``drop_carrier()``, ``state``, ``dialled``, ``calls``, ``close()``.
 
     :class:`MeterSim` (``sim``) — all of it from a :class:`MetersConfig` (``config``: ``load(path)``,
-    ``from_mapping(table)``); :class:`MeterProfile` (``profiles``: ``load_profile(name)``) — vendor quirks learnt
-    from ``firmware_fixtures/dlt645/<vendor>-<model>-<fw>/`` transcripts.
+    ``from_mapping(table)``): ``await start()`` / ``async with``, ``describe()``, ``stats()``, ``await
+    control(command)``; :class:`MeterProfile` (``profiles``: ``load_profile(name)``, ``profile_names()``,
+    ``GENERIC_2007``, ``GENERIC_1997``) — vendor quirks learnt from ``firmware_fixtures/dlt645/<vendor>-<model>-<fw>/``
+    transcripts.
 """
 
-from concentrator_sim.meters.bus import BusMeter, BusStats, MeterFault, PtyPort, Rs485Bus
+from concentrator_sim.meters.bus import BusMeter, BusStats, MeterFault, PtyPort, Rs485Bus, utc_now
 from concentrator_sim.meters.config import MetersConfig
-from concentrator_sim.meters.model import DIRECT_A1, Dlt645Meter, MeterConfig
+from concentrator_sim.meters.model import DIRECT_A1, Dlt645Meter, MeterConfig, TimeSync
 from concentrator_sim.meters.modem import AtModem, DialTarget, Result
-from concentrator_sim.meters.profiles import MeterProfile, load_profile
+from concentrator_sim.meters.profiles import GENERIC_1997, GENERIC_2007, MeterProfile, load_profile, profile_names
 from concentrator_sim.meters.sim import MeterSim
 from concentrator_sim.meters.tcp_server import SerialServer
 
 __all__ = [
     "DIRECT_A1",
+    "GENERIC_1997",
+    "GENERIC_2007",
     "AtModem",
     "BusMeter",
     "BusStats",
@@ -75,5 +85,8 @@ __all__ = [
     "Result",
     "Rs485Bus",
     "SerialServer",
+    "TimeSync",
     "load_profile",
+    "profile_names",
+    "utc_now",
 ]

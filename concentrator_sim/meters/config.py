@@ -44,6 +44,9 @@ class MeterSettings:
     clock_offset_s: float = 0.0  #: meter clock ahead of true time at start (negative: behind)
     clock_ppm: float = 0.0  #: clock rate error
     relay_closed: bool = True
+    close_delay_s: float = 0.0  #: after 1CH 合闸允许, when the customer presses the button
+    settlement_day: int = 1  #: 结算日, day of the month (00:00)
+    passwords: dict[str, str] | None = None  #: level ("0".."9") → 6 hex digits; default model.DEFAULT_PASSWORDS
     fault: str = "none"  #: none, silent, late, corrupt, wrong_address
     fault_rate: float = 1.0  #: share of requests the fault hits
     late_reply_s: float = 3.0  #: reply time of a ``late`` meter
@@ -164,6 +167,10 @@ def _value(hint: Any, value: Any, path: str) -> Any:
         if not isinstance(value, list):
             raise MetersConfigError(f"{path}: must be an array of tables, got {value!r}")
         return tuple(_build(args[0], item, f"{path}[{i}]") for i, item in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
+            raise MetersConfigError(f"{path}: must be a table of strings, got {value!r}")
+        return dict(value)
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, path)  # type: ignore[arg-type]
     if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
@@ -202,7 +209,11 @@ def _validate(config: MetersConfig) -> None:
             need(0.0 <= meter.fault_rate <= 1.0, f"{at}.fault_rate", "must be between 0 and 1")
             need(meter.baud is None or meter.baud in BAUD_RATES, f"{at}.baud", "must be a serial rate")
             need(meter.preamble is None or 0 <= meter.preamble <= 4, f"{at}.preamble", "must be 0..4")
-            for key in ("reply_delay_s", "late_reply_s"):
+            need(1 <= meter.settlement_day <= 28, f"{at}.settlement_day", "must be 1..28")
+            for level, code in (meter.passwords or {}).items():
+                good = level.isdigit() and int(level) <= 9 and len(code) == 6 and _is_hex(code)
+                need(good, f"{at}.passwords.{level}", "levels are 0..9 and codes six hex digits")
+            for key in ("reply_delay_s", "late_reply_s", "close_delay_s"):
                 delay = getattr(meter, key)
                 need(delay is None or delay >= 0, f"{at}.{key}", "must not be negative")
     answers = {result.value for result in Result} - {"OK", "ERROR", "RING"}
@@ -216,6 +227,10 @@ def _validate(config: MetersConfig) -> None:
             if number.answer == "CONNECT":
                 need(number.bus in bus_names, f"{at}.bus", f"must name a bus ({', '.join(bus_names) or 'none'})")
             need(number.connect_delay_s >= 0, f"{at}.connect_delay_s", "must not be negative")
+
+
+def _is_hex(text: str) -> bool:
+    return all(ch in "0123456789abcdefABCDEF" for ch in text)
 
 
 def _dialled(config: MetersConfig, bus: str) -> bool:

@@ -153,6 +153,10 @@ _ASCII = {
 }
 
 
+#: Password levels and codes of a new meter (密码权限 → P2P1P0 as printed): 02 may control and clear, 04 write.
+DEFAULT_PASSWORDS: Mapping[int, str] = {2: "123456", 4: "000000"}
+
+
 class TimeSync(enum.StrEnum):
     """What became of the last broadcast time (08H)."""
 
@@ -171,7 +175,7 @@ class MeterConfig:
     seed: int = 0  #: with the address, picks the load model, power factor, history
     tz: tzinfo = DEFAULT_TZ  #: the meter's wall-clock zone (and the load shapes')
     baud: int = 2400  #: the meter's communication rate (通信速率)
-    baud_rates: tuple[int, ...] = (1200, 2400, 4800, 9600)  #: rates 17H may switch to
+    baud_rates: tuple[int, ...] = (1200, 2400, 4800, 9600)  #: rates 17H may switch to (others: D3 refused)
     clock_offset: timedelta = timedelta(0)  #: how far the meter clock is ahead of true time at start
     clock_ppm: float = 0.0  #: clock rate error, parts per million (positive: runs fast)
     daily_freezes: int = 62  #: daily frozen records kept (上1～上62次日冻结)
@@ -179,7 +183,7 @@ class MeterConfig:
     load_records: int = 960  #: load records kept (10 days at 15 minutes)
     relay_closed: bool = True  #: relay state at start (继电器: closed = 通)
     close_delay: timedelta = timedelta(0)  #: after 1CH 合闸允许, when the customer presses the button
-    passwords: Mapping[int, str] = field(default_factory=lambda: {2: "123456", 4: "000000"})  #: level → code
+    passwords: Mapping[int, str] = field(default_factory=lambda: dict(DEFAULT_PASSWORDS))  #: level → code
     write_level: int = 4  #: weakest password level allowed to write (14H) and change passwords
     control_level: int = 2  #: weakest level allowed to clear (19H/1AH/1BH) and control (1CH)
     password_lockout: int = 3  #: wrong passwords per meter day before all are refused (0: never)
@@ -198,8 +202,6 @@ class MeterConfig:
             raise ValueError("settlement_day must be 1..28")
         if not 1 <= self.daily_freezes <= FREEZES[_DAILY][1]:
             raise ValueError(f"daily_freezes must be 1..{FREEZES[_DAILY][1]}")
-        if self.baud not in self.baud_rates:
-            raise ValueError(f"baud {self.baud} is not among baud_rates {self.baud_rates}")
         for level, code in self.passwords.items():
             Password(level, code).to_wire()
 

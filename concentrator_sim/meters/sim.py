@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 from concentrator_sim.meters.bus import BusMeter, MeterFault, PtyPort, Rs485Bus, utc_now
 from concentrator_sim.meters.config import BusSettings, MetersConfig, MeterSettings
-from concentrator_sim.meters.model import Dlt645Meter, MeterConfig
+from concentrator_sim.meters.model import DEFAULT_PASSWORDS, Dlt645Meter, MeterConfig
 from concentrator_sim.meters.modem import AtModem, DialTarget, Result
 from concentrator_sim.meters.profiles import FIXTURES, GENERIC, load_profile
 from concentrator_sim.meters.tcp_server import SerialServer
@@ -52,6 +52,7 @@ def build_meter(settings: MeterSettings, bus: BusSettings, config: MetersConfig,
         reply_delay_s=profile.reply_delay_s if settings.reply_delay_s is None else settings.reply_delay_s,
     )
     seed = config.seed if settings.seed is None else settings.seed
+    passwords = settings.passwords
     meter = Dlt645Meter(
         MeterConfig(
             settings.address,
@@ -62,6 +63,9 @@ def build_meter(settings: MeterSettings, bus: BusSettings, config: MetersConfig,
             clock_offset=timedelta(seconds=settings.clock_offset_s),
             clock_ppm=settings.clock_ppm,
             relay_closed=settings.relay_closed,
+            close_delay=timedelta(seconds=settings.close_delay_s),
+            settlement_day=settings.settlement_day,
+            passwords=DEFAULT_PASSWORDS if passwords is None else {int(k): v for k, v in passwords.items()},
         )
     )
     return BusMeter(

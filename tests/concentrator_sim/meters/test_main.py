@@ -19,6 +19,7 @@ from concentrator_sim.meters.__main__ import main
 from concentrator_sim.meters.config import MetersConfig, MetersConfigError, from_mapping, load
 from concentrator_sim.meters.sim import MeterSim
 from protocols.dlt645.apdu import ReadReply, build_read, parse_reply
+from protocols.dlt645.control import Edition
 from tests.concentrator_sim.meters.line import WAIT_S, PtyLine, TcpLine
 
 EXAMPLE = Path(__file__).parents[3] / "config" / "meters.example.toml"
@@ -50,11 +51,40 @@ def test_the_example_loads_and_documents_every_key() -> None:
         ({"modem": [{"name": "m", "number": [{"number": "1", "answer": "OK"}]}]}, r"number\[0\]\.answer"),
         ({"bus": [{"baud": 2400}]}, r"bus\[0\]: .*name"),
         ({"tz": "Mars/Olympus"}, r"tz: 'Mars/Olympus' is not a known time zone"),
+        (
+            {"bus": [{"name": "b", "meter": [{"address": "000000000001", "passwords": {"12": "123456"}}]}]},
+            r"meter\[0\]\.passwords\.12: levels are 0\.\.9",
+        ),
+        ({"bus": [{"name": "b", "meter": [{"address": "000000000001", "passwords": {"2": 1}}]}]}, r"table of strings"),
     ],
 )
 def test_config_errors_name_the_key(table: dict[str, Any], message: str) -> None:
     with pytest.raises(MetersConfigError, match=rf"^meters\.toml: .*{message}"):
         from_mapping(table, source="meters.toml")
+
+
+def test_meter_settings_reach_the_meter() -> None:
+    table = {
+        "seed": 4,
+        "bus": [
+            {
+                "name": "b",
+                "baud": 1200,
+                "meter": [
+                    {"address": "000000000005", "passwords": {"1": "abcdef"}, "settlement_day": 15, "phases": 3},
+                    {"address": "000000000006", "edition": "1997", "baud": 2400, "seed": 9, "preamble": 3},
+                ],
+            }
+        ],
+    }
+    first, second = (m.meter for m in MeterSim(from_mapping(table)).buses["b"].meters)
+    assert (first.passwords, first.config.settlement_day, first.profile.phases, first.baud) == (
+        {1: "ABCDEF"},
+        15,
+        3,
+        1200,
+    )
+    assert (second.edition, second.baud, second.config.seed, second.profile.preamble) == (Edition.V1997, 2400, 9, 3)
 
 
 def test_a_config_error_exits_2_naming_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
