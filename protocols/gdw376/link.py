@@ -263,6 +263,9 @@ class Aux:
     tp: TimeLabel | None = None
 
 
+_NO_AUX = Aux()
+
+
 @dataclass(frozen=True, slots=True)
 class LinkFrame:
     """One verified Q/GDW 376.1 frame. ``data`` is the data-unit region (DA DT data…) with AUX stripped;
@@ -309,6 +312,8 @@ def _fits(residual: int) -> bool:
 def _split_aux(body: bytes, control: Control, afn: int, seq: Seq, strict: bool) -> tuple[bytes, Aux, tuple[str, ...]]:
     """Split the bytes after SEQ into (data units, AUX), falling back when a vendor omits EC or PW
     (PROTOCOLS.md Part D.3: compute AUX from DIR/AFN/ACD/TpV first; retry without EC/PW if it does not fit)."""
+    if not (seq.tpv or control.acd or (afn in PW_AFNS and control.dir == Dir.DOWN)) and _fits(len(body)):
+        return body, _NO_AUX, ()  # the common case: no AUX at all
     pw_len, ec_len, tp_len = _aux_lengths(control, afn, seq)
     warnings: tuple[str, ...] = ()
     if not _fits(len(body) - pw_len - ec_len - tp_len):
