@@ -80,7 +80,7 @@ async def test_inter_byte_timeout_follows_the_baud_rate(tmp_path: Path) -> None:
 
 
 async def test_reply_timeout_is_request_time_plus_reply_delay(tmp_path: Path) -> None:
-    late = meter(METER_A, reply_delay_s=0.4)
+    late = meter(METER_A, reply_delay_s=1.5)  # far beyond the 0.1 s allowed, so a loaded machine cannot blur it
     async with (
         ScriptedBus(tmp_path, [late], baud=9600) as bus,
         serial_channel(channel_config(bus.path, reply_delay_s=0.1, retries=0)) as channel,
@@ -92,7 +92,7 @@ async def test_reply_timeout_is_request_time_plus_reply_delay(tmp_path: Path) ->
         waited = loop.time() - started
         # 20-byte request at 9600 baud + 0.1 s: never given up earlier than that
         assert waited >= channel.master.timing.reply_timeout(20)
-        async with serial_channel(channel_config(bus.path, reply_delay_s=0.8, retries=0)) as channel:
+        async with serial_channel(channel_config(bus.path, reply_delay_s=3.0, retries=0)) as channel:
             read = await channel.master.read(METER_A, ENERGY, edition=Edition.V2007)
             assert read.values[0].value == Decimal("1234.56")
 
