@@ -227,6 +227,20 @@ def _convert(layout: Layout, container: Mapping[str, Any], path: str) -> Record:
     return Record(out)
 
 
+def _only(rep: Repeat) -> Field:
+    field = rep.fields[0]
+    assert isinstance(field, Field)
+    return field
+
+
+def _decode_field(data: bytes, start: int, field: Field, where: str) -> Any:
+    raw = data[start : start + field.fmt.size]
+    try:
+        return field.fmt.decode(raw)
+    except DecodeError as exc:
+        raise DecodeError(str(exc), raw=raw, path=where) from exc
+
+
 class LayoutCodec:
     """Decode/encode one Fn body described by ``layout``; compiles its schema once, at import (rule 5)."""
 
@@ -235,6 +249,7 @@ class LayoutCodec:
         self.layout = layout
         self.interpreted: cs.Struct = schema(layout)
         self.compiled: Any = self.interpreted.compile()
+        self._counts = _counts(layout)
         #: For a layout of fields only (no counts: a fixed size), each field's (name, format, start, end): decoded
         #: by slicing, which is what the compiled schema would do, without its container and the size check.
         self.slices: tuple[tuple[str, Format, int, int], ...] | None = None
@@ -246,11 +261,23 @@ class LayoutCodec:
                 slices.append((element.name, element.fmt, self.fixed_size, self.fixed_size + element.fmt.size))
                 self.fixed_size += element.fmt.size
             self.slices = tuple(slices)
+        #: Fields, counts and repeats of one field (the F129 shape: 抄表时间 + M + value × (M+1)) are walked
+        #: directly too; anything nested goes through the compiled schema.
+        self.flat = self.slices is None and all(
+            isinstance(e, Field | Count) or (isinstance(e, Repeat) and isinstance(e.count, str) and _is_scalar(e))
+            for e in layout
+        )
 
     def decode(self, data: bytes, path: str = "") -> tuple[Record, int]:
         """Decode a body at the start of ``data``; return the Record and the bytes consumed."""
         if self.slices is not None:
             return self._decode_fixed(data, path, self.slices)
+        if self.flat:
+            return self._decode_flat(data, path)
+        return self.decode_compiled(data, path)
+
+    def decode_compiled(self, data: bytes, path: str = "") -> tuple[Record, int]:
+        """:meth:`decode` through the compiled schema (every layout; the fast paths must agree with it)."""
         try:
             container = self.compiled.parse(data)
             size = raw_size(self.layout, container)
@@ -273,6 +300,48 @@ class LayoutCodec:
             except DecodeError as exc:
                 raise DecodeError(str(exc), raw=raw, path=f"{path}/{name}") from exc
         return Record(out), self.fixed_size
+
+    def _decode_flat(self, data: bytes, path: str) -> tuple[Record, int]:
+        """Fields, counts and scalar repeats in order: the values :func:`_convert` gives for the compiled parse.
+        Sizes are walked first, so that truncation is reported before a field's content (as the compiled path does)."""
+        counts: dict[str, int] = {}
+        items: dict[str, int] = {}
+        pos = 0
+        for element in self.layout:
+            if isinstance(element, Count):
+                value = int.from_bytes(data[pos : pos + element.size], "little")
+                counts[element.name] = value
+                items[element.name] = self._counts[element.name].items(value)
+                pos += element.size
+            elif isinstance(element, Field):
+                pos += element.fmt.size
+            else:
+                assert isinstance(element, Repeat) and isinstance(element.count, str)
+                number = items[element.count] + element.offset
+                if number < 0:
+                    raise self._precise_error(data, path)
+                pos += number * _only(element).fmt.size
+            if pos > len(data):
+                raise self._precise_error(data, path)
+        out: list[tuple[str, Any]] = []
+        pos = 0
+        for element in self.layout:
+            if isinstance(element, Count):
+                out.append((element.name, counts[element.name]))
+                pos += element.size
+            elif isinstance(element, Field):
+                out.append((element.name, _decode_field(data, pos, element, f"{path}/{element.name}")))
+                pos += element.fmt.size
+            else:
+                assert isinstance(element, Repeat) and isinstance(element.count, str)
+                field, where = _only(element), f"{path}/{element.name}"
+                number, size = items[element.count] + element.offset, field.fmt.size
+                values = tuple(
+                    _decode_field(data, pos + i * size, field, f"{where}[{i}]/{field.name}") for i in range(number)
+                )
+                out.append((element.name, values))
+                pos += number * size
+        return Record(out), pos
 
     def _precise_error(self, data: bytes, path: str) -> DecodeError:
         try:
