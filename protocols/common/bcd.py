@@ -69,11 +69,9 @@ def int_to_bcd(value: int, size: int) -> bytes:
     """
     if value < 0 or value >= 100**size:
         raise LocalProtocolError(f"{value} does not fit {size} BCD bytes")
-    out = bytearray()
-    for _ in range(size):
-        value, two = divmod(value, 100)
-        out.append(to_bcd_byte(two))
-    return bytes(out)
+    # The decimal digits, most significant first, read as hex are the packed bytes; reversed for low byte first
+    # (one C-level conversion instead of a divmod per byte: encoding runs per value of every data unit).
+    return bytes.fromhex(f"{value:0{2 * size}d}")[::-1] if size else b""
 
 
 def decode_decimal(raw: bytes | bytearray | memoryview, decimals: int, *, signed: bool = False) -> Decimal | None:
