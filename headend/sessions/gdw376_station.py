@@ -29,6 +29,7 @@ from headend.metrics import Metrics
 from headend.sessions.priority import Priority, PriorityLock
 from protocols.errors import Gdw376Denied, ProtocolError
 from protocols.gdw376 import messages
+from protocols.gdw376.auth import Authenticator
 from protocols.gdw376.link import Address, Afn, LinkFrame
 from protocols.gdw376.reassembly import (
     Accepted,
@@ -111,12 +112,34 @@ class TerminalSession:
         """Send a read request for ``(pn, fn)`` items and return every data unit of the (possibly multi-frame)
         response. Raises ResponseTimeout, ChannelClosed, Gdw376Denied, or a RemoteProtocolError on a response
         that cannot be decoded."""
+        return await self._exchange(afn, lambda target, pseq: messages.read_request(target, afn, items, pseq), priority)
+
+    async def request_units(
+        self,
+        afn: int,
+        units: Sequence[DataUnit],
+        *,
+        priority: Priority = Priority.SCHEDULED,
+        authenticator: Authenticator | None = None,
+    ) -> list[DataUnit]:
+        """Send a request whose data units carry bodies (:func:`protocols.gdw376.messages.command`): AFN04 设置参数
+        and AFN05 控制命令 (PW from ``authenticator``; the answer is AFN00, returned as ``[]``), AFN0A queries with a
+        body (F10 序号), AFN0D with time tags (Td_d, Td_m, Td_c). Same matching, retries and errors as
+        :meth:`request`."""
+        return await self._exchange(
+            afn,
+            lambda target, pseq: messages.command(target, afn, units, pseq, authenticator=authenticator),
+            priority,
+        )
+
+    async def _exchange(self, afn: int, build: Callable[[Address, int], bytes], priority: Priority) -> list[DataUnit]:
+        """One request/response under the per-terminal priority lock: ``build(target, pseq)`` makes the frame."""
         async with self._lock.hold(priority):
             if self.closed:
                 raise ChannelClosed(f"terminal {self.terminal} is offline")
             pseq = self._next_pseq()
             target = self.address.with_msa(self._msa)
-            frame = messages.read_request(target, afn, items, pseq)
+            frame = build(target, pseq)
             loop = asyncio.get_running_loop()
             pending = _Pending(loop.create_future(), afn, Reassembler(pseq))
             self._pending = pending  # registered before the first byte leaves

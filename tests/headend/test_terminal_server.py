@@ -17,8 +17,10 @@ from headend.metrics import Metrics
 from headend.sessions.gdw376_station import SessionRegistry, TerminalSession
 from protocols.errors import Gdw376Denied
 from protocols.gdw376 import messages
-from protocols.gdw376.link import Address, Afn, Dir
-from protocols.gdw376.units import DataUnit, EnergyIndication
+from protocols.gdw376.auth import FixedAuthenticator
+from protocols.gdw376.layout import Record
+from protocols.gdw376.link import Address, Afn, Dir, LinkFrame
+from protocols.gdw376.units import DataUnit, EnergyIndication, decode_units
 
 from .scripted_terminal import ANSWER_TIMEOUT_S, ScriptedTerminal
 
@@ -292,3 +294,25 @@ async def test_false_start_is_given_up_after_silence_and_the_login_behind_it_ser
     finally:
         await term.close()
         await h.server.stop()
+
+
+async def test_request_units_sends_bodies_with_pw_and_returns_empty_on_confirm(
+    harness: Harness, terminal: ScriptedTerminal
+) -> None:
+    await terminal.login()
+    session = await harness.online(A)
+    clock = datetime(2024, 5, 2, 10, 11, 12)
+    unit = DataUnit(0, 31, Record({"clock": clock}))
+
+    async def confirm_one() -> LinkFrame:
+        request = await terminal.frames.get()
+        terminal.send(messages.confirm(request))
+        return request
+
+    confirmer = asyncio.create_task(confirm_one())
+    assert await session.request_units(Afn.CONTROL, [unit], authenticator=FixedAuthenticator(bytes(range(16)))) == []
+    request = await confirmer
+    assert (request.afn, request.aux.pw) == (Afn.CONTROL, bytes(range(16)))
+    sent = decode_units(request.afn, request.data, Dir.DOWN)
+    assert [(u.pn, u.fn) for u in sent] == [(0, 31)]
+    assert sent[0].value["clock"] == clock  # type: ignore[index]
