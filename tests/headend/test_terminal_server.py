@@ -305,7 +305,7 @@ async def test_request_units_sends_bodies_with_pw_and_returns_empty_on_confirm(
     unit = DataUnit(0, 31, Record({"clock": clock}))
 
     async def confirm_one() -> LinkFrame:
-        request = await terminal.frames.get()
+        request: LinkFrame = await terminal.frames.get()
         terminal.send(messages.confirm(request))
         return request
 
