@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 from headend.readings import Quality, Reading
 from headend.storage._codec import decimal_from_text, decimal_to_numeric_text
 from headend.storage.base import QUALITY_CLASS, Edition, MaintenanceResult, WriteResult, validate_readings
+from headend.storage.collection import SqliteCollectionQueries
 from headend.storage.errors import MigrationError, StorageError
 from headend.storage.migrations import check_version, load_migrations
 from headend.storage.records import (
@@ -144,7 +145,7 @@ def _content(value: str | None, unit: str, quality: str) -> _Content:
     return (decimal_from_text(value), unit, QUALITY_CLASS[Quality(quality)].value)
 
 
-class SqliteStore:
+class SqliteStore(SqliteCollectionQueries):
     """:class:`~headend.storage.base.Store` in a local SQLite file."""
 
     def __init__(self, path: Path, *, tz: ZoneInfo) -> None:

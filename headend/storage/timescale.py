@@ -46,6 +46,7 @@ from headend.readings import Reading
 from headend.storage import editions
 from headend.storage._pgcopy import COLUMNS, SIGNATURE, TRAILER, int4_field, int8_field, reading_row
 from headend.storage.base import Edition, MaintenanceResult, WriteResult, validate_readings
+from headend.storage.collection import TimescaleCollectionQueries
 from headend.storage.errors import MigrationError
 from headend.storage.migrations import check_version, load_migrations
 from headend.storage.records import (
@@ -171,7 +172,7 @@ CREATE TABLE schema_migrations (
 """
 
 
-class TimescaleStore:
+class TimescaleStore(TimescaleCollectionQueries):
     """:class:`~headend.storage.base.Store` on TimescaleDB / PostgreSQL.
 
     One connection (a pool is not needed for one writer), reconnected on the next call after it broke, so the
