@@ -12,13 +12,16 @@ import asyncio
 import dataclasses
 import logging
 import random
+import time
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from concentrator_sim.history import Scenario
 from concentrator_sim.model import Failure, TerminalModel
 from concentrator_sim.terminal import LinkCounters, LinkTiming, SimTerminal, utc_now
 from protocols.gdw376.da_dt import MAX_PN
@@ -60,6 +63,18 @@ class FleetConfig:
     backoff_base_s: float = 1.0  #: first reconnect delay
     backoff_cap_s: float = 60.0  #: longest reconnect delay
     logout_timeout_s: float = 2.0  #: wait for the logout confirm on a clean stop
+    tick_s: float = 1.0  #: real seconds between a terminal's looks at its clock (midnight, events, windows)
+    as_of: str = ""  #: ISO instant the simulated clock starts at (e.g. "2026-11-20T23:50:00+08:00"); "" = now
+    speed: float = 1.0  #: simulated seconds per real second (3600: an hour a second)
+    history_days: int = 31  #: days of frozen history before as_of's local date the terminals hold
+    kind: Literal["concentrator", "load"] = "concentrator"  #: load: 负控终端 answering AFN0C F25/F17
+    timed_report: bool = False  #: push AFN0D F161 for yesterday after each local midnight (CON=1)
+    report_events: bool = False  #: push important events (AFN0E F1, ERC14) as they occur (CON=1)
+    offline_fraction: float = 0.0  #: share of terminals that go offline once (picked from the seed)
+    offline_after_h: float = 1.0  #: … this many simulated hours after as_of
+    offline_hours: float = 24.0  #: … for this long
+    lost_fraction: float = 0.0  #: share of meters that stop answering (picked from the seed) …
+    lost_after_h: float = 0.0  #: … this many simulated hours after as_of
 
     def __post_init__(self) -> None:
         def need(ok: bool, key: str, problem: str) -> None:
@@ -81,12 +96,29 @@ class FleetConfig:
         need(0 <= self.retries <= 3, "retries", "must be 0..3 (AFN04 F1 重发次数)")
         for key in ("heartbeat_s", "connect_rate", "response_timeout_s", "idle_s", "connect_timeout_s"):
             need(getattr(self, key) > 0, key, "must be positive")
-        for key in ("backoff_base_s", "backoff_cap_s", "logout_timeout_s"):
+        for key in ("backoff_base_s", "backoff_cap_s", "logout_timeout_s", "offline_after_h", "offline_hours"):
             need(getattr(self, key) >= 0, key, "must not be negative")
+        for key in ("tick_s", "speed"):
+            need(getattr(self, key) > 0, key, "must be positive")
+        for key in ("offline_fraction", "lost_fraction"):
+            need(0.0 <= getattr(self, key) <= 1.0, key, "must be between 0 and 1")
+        need(self.history_days >= 0, "history_days", "must not be negative")
+        need(self.kind in ("concentrator", "load"), "kind", 'must be "concentrator" or "load"')
+        try:
+            start = self.start_time
+        except ValueError:
+            need(False, "as_of", "must be an ISO date-time with a UTC offset")
+        else:
+            need(start is None or start.tzinfo is not None, "as_of", "needs a UTC offset (e.g. +08:00)")
         try:
             ZoneInfo(self.tz)
         except (ZoneInfoNotFoundError, ValueError):
             need(False, "tz", "is not a known time zone")
+
+    @property
+    def start_time(self) -> datetime | None:
+        """``as_of`` parsed (aware), None when empty."""
+        return datetime.fromisoformat(self.as_of) if self.as_of else None
 
     @property
     def timing(self) -> LinkTiming:
@@ -99,6 +131,7 @@ class FleetConfig:
             backoff_base_s=self.backoff_base_s,
             backoff_cap_s=self.backoff_cap_s,
             logout_timeout_s=self.logout_timeout_s,
+            tick_s=self.tick_s,
         )
 
     @classmethod
@@ -123,6 +156,10 @@ def _coerce(where: str, hint: Any, value: Any) -> Any:
             choices = ", ".join(repr(c) for c in typing.get_args(hint))
             raise FleetConfigError(f"{where}: must be one of {choices}, got {value!r}")
         return value
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise FleetConfigError(f"{where}: must be true or false, got {value!r}")
     if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     if isinstance(value, hint) and not isinstance(value, bool):
@@ -142,12 +179,73 @@ def choose_failures(config: FleetConfig) -> dict[tuple[int, int], Failure]:
     }
 
 
-class Fleet:
-    """A fleet of simulated concentrators built from a :class:`FleetConfig`."""
+class SimClock:
+    """A simulated clock: ``start`` + real elapsed time × ``speed`` (aware UTC). ``advance`` jumps it ahead."""
 
-    def __init__(self, config: FleetConfig, *, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, start: datetime, speed: float = 1.0) -> None:
+        self.start = start.astimezone(UTC)
+        self.speed = speed
+        self._origin = time.monotonic()
+        self._jump = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return self.start + self._jump + timedelta(seconds=(time.monotonic() - self._origin) * self.speed)
+
+    def advance(self, delta: timedelta) -> None:
+        self._jump += delta
+
+
+def choose_scenarios(config: FleetConfig, start: datetime) -> dict[int, Scenario]:
+    """a2 → :class:`Scenario`: history from ``history_days`` before ``start``'s local date, offline windows for
+    ``offline_fraction`` of the terminals and lost meters for ``lost_fraction`` of the meters (from the seed)."""
+    tz = ZoneInfo(config.tz)
+    first_day = start.astimezone(tz).date() - timedelta(days=config.history_days)
+    history_start = datetime.combine(first_day, datetime.min.time(), tz)
+    a2s = range(config.a2_start, config.a2_start + config.concentrators)
+    rng = random.Random(f"scenarios/{config.seed}")
+    offline_at = start + timedelta(hours=config.offline_after_h)
+    window = (offline_at, offline_at + timedelta(hours=config.offline_hours))
+    offline = set(rng.sample(a2s, round(config.offline_fraction * len(a2s))))
+    per = config.meters_per_concentrator
+    lost_at = start + timedelta(hours=config.lost_after_h)
+    lost_meters = rng.sample(range(len(a2s) * per), round(config.lost_fraction * len(a2s) * per))
+    lost: dict[int, dict[int, datetime]] = {}
+    for i in lost_meters:
+        lost.setdefault(config.a2_start + i // per, {})[i % per + 1] = lost_at
+    return {
+        a2: Scenario(
+            history_start=history_start,
+            lost=lost.get(a2, {}),
+            offline=(window,) if a2 in offline else (),
+            timed_report=config.timed_report,
+            report_events=config.report_events,
+            load=config.kind == "load",
+        )
+        for a2 in a2s
+    }
+
+
+class Fleet:
+    """A fleet of simulated concentrators built from a :class:`FleetConfig`.
+
+    ``clock`` is every terminal's notion of now (midnight, history, offline windows, drift); without one, a
+    :class:`SimClock` from ``as_of`` at ``speed``. ``scenarios`` (a2 → :class:`Scenario`) replaces what
+    :func:`choose_scenarios` picks from the config for those terminals.
+    """
+
+    def __init__(
+        self,
+        config: FleetConfig,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        scenarios: Mapping[int, Scenario] | None = None,
+    ) -> None:
         self.config = config
         self.failing = choose_failures(config)
+        if clock is None:
+            clock = SimClock(config.start_time or utc_now(), config.speed)
+        self.clock = clock
+        self.scenarios = {**choose_scenarios(config, config.start_time or clock()), **(scenarios or {})}
         tz = ZoneInfo(config.tz)
         timing = config.timing
         pns = range(1, config.meters_per_concentrator + 1)
@@ -163,6 +261,7 @@ class Fleet:
                 clock_drift=timedelta(seconds=config.clock_drift_s),
                 deny_with=config.deny_with,
                 served_log=FLEET_SERVED_LOG,
+                scenario=self.scenarios[a2],
             )
             rng = random.Random(f"jitter/{config.seed}/{config.a1}/{a2}")
             self.terminals.append(SimTerminal(model, config.host, config.port, timing=timing, rng=rng, clock=clock))
@@ -207,6 +306,11 @@ class Fleet:
         """Wait until every terminal is logged in (wrap in ``asyncio.timeout``)."""
         await asyncio.gather(*(terminal.logged_in.wait() for terminal in self.terminals))
 
+    def served_daily(self) -> dict[tuple[str, int, date], Decimal]:
+        """(terminal "A1:A2", pn, Td_d) → the total of every AFN0D F161 record actually sent with a value
+        (answers and timed reports): the truth a success rate is compared with."""
+        return {(t.name, pn, day): value for t in self.terminals for (pn, day), value in t.model.served_daily.items()}
+
     def stats(self) -> dict[str, int]:
         """Fleet totals: terminals connected / logged in now, link counters and what was served."""
         totals: dict[str, int] = {
@@ -226,8 +330,11 @@ class Fleet:
             "readings_served": "readings",
             "no_value_served": "no_value",
             "clock_reads": "clock_reads",
+            "pushes_confirmed": "pushes_confirmed",
         }
         for key, name in served.items():
             totals[key] = sum(getattr(t.model.counters, name) for t in self.terminals)
         totals["requests_answered"] = totals["requests"] + totals["requests_duplicate"]
+        totals["time_syncs"] = sum(len(t.model.time_syncs) for t in self.terminals)
+        totals["daily_served"] = sum(len(t.model.served_daily) for t in self.terminals)
         return totals

@@ -50,19 +50,47 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from functools import cache, lru_cache
-from typing import Literal
+from typing import ClassVar, Literal
 from zoneinfo import ZoneInfo
 
-from protocols.errors import DecodeError
+from concentrator_sim.history import (
+    F81_ACTIVE_POWER_CURVE,
+    F101_FORWARD_ACTIVE_CURVE,
+    F161_DAILY_FORWARD_ACTIVE,
+    F177_MONTHLY_FORWARD_ACTIVE,
+    EventLog,
+    Scenario,
+    curve_points,
+    daily_freeze_instant,
+    daily_tag_record,
+    erc14,
+    erc35,
+    monthly_freeze_instant,
+    monthly_tag_record,
+    truncate,
+)
+from protocols.errors import DecodeError, ProtocolError
 from protocols.gdw376 import messages
 from protocols.gdw376.da_dt import ALL_POINTS, MAX_PN, decode_da, decode_dt, expand_identifier
+from protocols.gdw376.layout import Record
 from protocols.gdw376.link import Address, Afn, Control, Dir, LinkFrame, Seq, build_frame
-from protocols.gdw376.units import ConfirmItem, ConfirmList, DataUnit, EnergyIndication, TerminalClock, encode_units
+from protocols.gdw376.units import (
+    ConfirmItem,
+    ConfirmList,
+    DataUnit,
+    EnergyIndication,
+    TerminalClock,
+    decode_units,
+    encode_units,
+)
 from protocols.gdw376.units.afn0c import F2_TERMINAL_CLOCK, F129_FORWARD_ACTIVE
+from protocols.gdw376.units.afn0d import CurveTag
 from protocols.gdw376.units.afn00 import F3_PER_UNIT
 from protocols.gdw376.units.afn02 import F3_HEARTBEAT
+from protocols.gdw376.units.afn05 import F31_TIME_SYNC
+from protocols.gdw376.units.erc import EventRecord
 
 #: The terminal's zone unless configured otherwise (China Standard Time, no DST).
 DEFAULT_TZ: tzinfo = ZoneInfo("Asia/Shanghai")
@@ -364,6 +392,45 @@ class TerminalCounters:
     no_value: int = 0  #: F129 data units sent with EE fillers
     clock_reads: int = 0  #: F2 data units sent
     ignored: int = 0  #: frames that were not a request to this terminal
+    pushes_confirmed: int = 0  #: pushes (主动上报, CON=1) the master confirmed
+
+
+#: Function code of a terminal's own report (主动上报): PRM=1 FC=4 用户数据 → C=C4 (PROTOCOLS.md A.3, A.11).
+FC_PUSH = 4
+F17_GROUP_POWER = 17  #: AFN0C F17 当前总加有功功率 (A.2), pn = 总加组号
+F25_POWER = 25  #: AFN0C F25 当前三相及总有/无功功率… (only the total active power is simulated; the rest EE)
+#: F25 fields left EE (无效数据) by the simulation.
+F25_EMPTY: dict[str, None] = {
+    f"{q}_{ph}": None
+    for q, phases in (
+        ("p", ("total", "a", "b", "c")),
+        ("q", ("total", "a", "b", "c")),
+        ("pf", ("total", "a", "b", "c")),
+        ("u", ("a", "b", "c")),
+        ("i", ("a", "b", "c", "0")),
+        ("s", ("total", "a", "b", "c")),
+    )
+    for ph in phases
+}
+
+
+def a2_value(kw: Decimal) -> Decimal:
+    """``kw`` cut to what 附录A.2 holds exactly (3 significant digits, exponent 10^-3…10^4)."""
+    for exponent in range(-3, 5):
+        step = Decimal(1).scaleb(exponent)
+        cut = (kw / step).to_integral_value(rounding=ROUND_DOWN)
+        if abs(cut) <= 999:
+            return cut * step
+    raise ValueError(f"{kw} kW does not fit A.2")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Push:
+    """A report the terminal sends on its own (主动上报, CON=1) until the master confirms it."""
+
+    afn: int
+    units: tuple[DataUnit, ...]
+    ec1: int | None = None  #: for an event push: EC1 up to which a confirm acknowledges the events
 
 
 class TerminalModel:
@@ -393,6 +460,7 @@ class TerminalModel:
         deny_with: Literal["f2", "f3"] = "f2",
         max_user_data: int = MAX_RESPONSE_USER_DATA,
         served_log: int = SERVED_LOG,
+        scenario: Scenario | None = None,
     ) -> None:
         self.address = address.with_msa(0)
         self.meters = tuple(sorted(set(meters)))
@@ -405,10 +473,22 @@ class TerminalModel:
         self.clock_drift = clock_drift
         self.deny_with = deny_with
         self.max_user_data = max_user_data
+        self.scenario = scenario or Scenario()
         self.counters = TerminalCounters()
         self.served: deque[Served] = deque(maxlen=served_log)
+        #: (pn, Td_d) → the total of every AFN0D F161 record sent with a value (answers and timed reports)
+        self.served_daily: dict[tuple[int, date], Decimal] = {}
+        #: AFN04 F10 archive entries by 电能表/交流采样装置序号, as the master set them
+        self.archive: dict[int, Record] = {}
+        #: (drift before, drift after) of every AFN05 F31 time sync applied
+        self.time_syncs: list[tuple[timedelta, timedelta]] = []
+        self.events = EventLog()
+        #: pushes (主动上报, CON=1) waiting to be sent and confirmed, oldest first
+        self.outbox: deque[Push] = deque()
         self._meters = {pn: meter_model(seed, address.a1, address.a2, pn, tz) for pn in self.meters}
         self._last: tuple[tuple[int, int | None], tuple[bytes, ...]] | None = None
+        self._last_day: date | None = None
+        self._unknown_logged = 0
 
     # -- link management helpers (used by the IO side) --
 
@@ -417,6 +497,14 @@ class TerminalModel:
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
         return (now + self.clock_drift).astimezone(self.tz).replace(tzinfo=None, microsecond=0)
+
+    def local(self, now: datetime) -> datetime:
+        """``now`` (aware) as naive local time in ``tz`` — true time, not the (drifting) terminal clock."""
+        return now.astimezone(self.tz).replace(tzinfo=None)
+
+    def aware(self, local: datetime) -> datetime:
+        """A naive local instant in ``tz`` made aware."""
+        return local.replace(tzinfo=self.tz)
 
     def link_check(self, fn: int, pseq: int, now: datetime) -> bytes:
         """AFN02 F1 login / F2 logout / F3 heartbeat from this terminal (链路接口检测; PROTOCOLS.md A.9, A.11).
@@ -427,6 +515,51 @@ class TerminalModel:
     def reset_link(self) -> None:
         """A new connection: forget the previous request (PSEQ duplicate detection is per link)."""
         self._last = None
+
+    # -- things that happen on their own (driven by the IO side's clock) --
+
+    def tick(self, now: datetime) -> None:
+        """Advance to ``now``: log ERC35 discoveries that are due and, with ``timed_report``, queue AFN0D F161
+        for yesterday once per local midnight crossed (终端主动上报 定时任务)."""
+        due = [m for m in self.scenario.unknown_meters if m.at <= now]
+        for found in due[self._unknown_logged :]:
+            self._log_event(erc35(found, self.local(found.at)))
+        self._unknown_logged = max(self._unknown_logged, len(due))
+        today = self.local(now).date()
+        if self._last_day is not None and today > self._last_day and self.scenario.timed_report:
+            yesterday = today - timedelta(days=1)
+            units = [u for pn in self.meters if (u := self._daily(pn, yesterday, now)) is not None]
+            for chunk in self._chunks(Afn.REQUEST_CLASS2, units):
+                self.outbox.append(Push(Afn.REQUEST_CLASS2, tuple(chunk)))
+        self._last_day = today if self._last_day is None else max(self._last_day, today)
+
+    def power_restored(self, off: datetime, on: datetime) -> None:
+        """Back from an offline window (停电): log ERC14 with the local off/on minutes."""
+        self._log_event(erc14(self.local(off), self.local(on), edition=self.version))
+
+    def _log_event(self, record: EventRecord) -> None:
+        ring = self.events.add(record)
+        if ring == 0 and self.scenario.report_events:
+            report = self.events.report(0, self.events.read1, self.events.ec[0])
+            self.outbox.append(Push(Afn.REQUEST_CLASS3, (DataUnit(0, 1, report),), ec1=self.events.ec[0]))
+
+    def push_frame(self, push: Push, pseq: int) -> bytes:
+        """The frame of ``push``: C=C4 (DIR=1 PRM=1 FC=4 用户数据), MSA 0, SEQ FIR=FIN=CON=1 (PROTOCOLS.md A.11)."""
+        return build_frame(
+            Control(Dir.UP, True, False, False, FC_PUSH),
+            self.address,
+            push.afn,
+            Seq(False, True, True, True, pseq & 0x0F),
+            encode_units(push.afn, push.units, Dir.UP),
+        )
+
+    def push_confirmed(self, push: Push) -> None:
+        """The master confirmed ``push`` (AFN00 F1): drop it; a confirmed event push clears ACD up to its EC1."""
+        if self.outbox and self.outbox[0] is push:
+            self.outbox.popleft()
+        if push.ec1 is not None:
+            self.events.confirmed(push.ec1)
+        self.counters.pushes_confirmed += 1
 
     # -- requests --
 
@@ -450,17 +583,30 @@ class TerminalModel:
         return answer
 
     def _execute(self, frame: LinkFrame, now: datetime) -> list[bytes]:
-        if frame.afn != Afn.REQUEST_CLASS1:
+        handler = self._HANDLERS.get(frame.afn)
+        if handler is None:
             return [self._deny(frame, [])]
         try:
-            items = self._requested(frame.data)
-        except DecodeError:
+            return handler(self, frame, now)
+        except ProtocolError:
             return [self._deny(frame, [])]
+
+    def _class1(self, frame: LinkFrame, now: datetime) -> list[bytes]:
+        """AFN0C 请求1类数据: identifiers only."""
+        items = self._requested(frame.data)
         clock = self.clock(now)
+        return self._answer(frame, items, lambda pn, fn: self._read(pn, fn, clock, now))
+
+    def _answer(
+        self,
+        frame: LinkFrame,
+        items: Iterable[tuple[int, int]],
+        read: Callable[[int, int], DataUnit | None],
+    ) -> list[bytes]:
         units: list[DataUnit] = []
         refused: list[tuple[int, int]] = []
         for pn, fn in items:
-            unit = self._read(pn, fn, clock)
+            unit = read(pn, fn)
             if unit is None:
                 refused.append((pn, fn))
             else:
@@ -469,6 +615,75 @@ class TerminalModel:
             return [self._deny(frame, refused)]
         self.counters.responses += 1
         return self._respond(frame, units)
+
+    def _class2(self, frame: LinkFrame, now: datetime) -> list[bytes]:
+        """AFN0D 请求2类数据: each unit carries its time tag (decoded with the DOWN codecs)."""
+        requested = decode_units(frame.afn, frame.data, Dir.DOWN)
+        items: list[tuple[int, int, Record]] = []
+        for unit in requested:
+            pns = list(self.meters) if unit.pn == ALL_POINTS else [unit.pn]
+            items.extend((pn, unit.fn, _body(unit)) for pn in pns)
+        tags = {(pn, fn): tag for pn, fn, tag in items}
+        return self._answer(
+            frame, [(pn, fn) for pn, fn, _ in items], lambda pn, fn: self._history(pn, fn, tags[pn, fn], now)
+        )
+
+    def _class3(self, frame: LinkFrame, now: datetime) -> list[bytes]:
+        """AFN0E 请求3类数据: F1 important / F2 normal events between the pointers Pm and Pn."""
+        units = [
+            DataUnit(0, unit.fn, self.events.report(unit.fn - 1, _body(unit)["pointer_pm"], _body(unit)["pointer_pn"]))
+            for unit in decode_units(frame.afn, frame.data, Dir.DOWN)
+            if unit.pn == 0 and unit.fn in (1, 2)
+        ]
+        if not units:
+            return [self._deny(frame, [])]
+        self.counters.responses += 1
+        return self._respond(frame, units)
+
+    def _control(self, frame: LinkFrame, now: datetime) -> list[bytes]:
+        """AFN05 控制命令: F31 对时 sets the terminal clock (附录A.1, local); other commands are denied."""
+        units = decode_units(frame.afn, frame.data, Dir.DOWN)
+        if not units or any(u.pn != 0 or u.fn != F31_TIME_SYNC for u in units):
+            return [self._deny(frame, [])]
+        before = self.clock_drift
+        for unit in units:
+            set_to: datetime = _body(unit)["clock"]
+            self.clock_drift = self.aware(set_to) - now.replace(microsecond=0)
+        self.time_syncs.append((before, self.clock_drift))
+        return [self._confirm(frame)]
+
+    def _set(self, frame: LinkFrame, now: datetime) -> list[bytes]:
+        """AFN04 设置参数: F10 电能表/交流采样装置配置 entries stored by 序号; other Fn are denied."""
+        units = decode_units(frame.afn, frame.data, Dir.DOWN)
+        if not units or any(u.pn != 0 or u.fn != 10 for u in units):
+            return [self._deny(frame, [])]
+        for unit in units:
+            for entry in _body(unit)["meters"]:
+                self.archive[entry["index"]] = entry
+        return [self._confirm(frame)]
+
+    def _query(self, frame: LinkFrame, now: datetime) -> list[bytes]:
+        """AFN0A 查询参数: F10 answers the stored entries among the 序号 asked for (those it has)."""
+        units: list[DataUnit] = []
+        for unit in decode_units(frame.afn, frame.data, Dir.DOWN):
+            if unit.pn != 0 or unit.fn != 10:
+                continue
+            found = tuple(self.archive[i] for i in _body(unit)["indexes"] if i in self.archive)
+            if found:
+                units.append(DataUnit(0, 10, Record({"n": len(found), "meters": found})))
+        if not units:
+            return [self._deny(frame, [])]
+        self.counters.responses += 1
+        return self._respond(frame, units)
+
+    _HANDLERS: ClassVar[dict[int, Callable[[TerminalModel, LinkFrame, datetime], list[bytes]]]] = {
+        Afn.REQUEST_CLASS1: _class1,
+        Afn.REQUEST_CLASS2: _class2,
+        Afn.REQUEST_CLASS3: _class3,
+        Afn.CONTROL: _control,
+        Afn.SET_PARAM: _set,
+        Afn.QUERY_PARAM: _query,
+    }
 
     def _requested(self, data: bytes) -> list[tuple[int, int]]:
         """(pn, fn) items of an AFN0C request: identifiers only, no data (PROTOCOLS.md A.9 AFN0C)."""
@@ -482,18 +697,25 @@ class TerminalModel:
             items.extend(expand_identifier(pns, decode_dt(data[at + 2 : at + 4])))
         return items
 
-    def _read(self, pn: int, fn: int, clock: datetime) -> DataUnit | None:
-        """One data unit, or ``None`` when the terminal has nothing for (pn, fn)."""
+    def _read(self, pn: int, fn: int, clock: datetime, now: datetime) -> DataUnit | None:
+        """One AFN0C data unit, or ``None`` when the terminal has nothing for (pn, fn)."""
         if fn == F2_TERMINAL_CLOCK and pn == 0:
             self.counters.clock_reads += 1
             return DataUnit(0, F2_TERMINAL_CLOCK, TerminalClock(clock))
+        if self.scenario.load and fn == F17_GROUP_POWER and pn == 1:
+            total = sum((m.power_kw(now) for m in self._meters.values()), Decimal(0))
+            return DataUnit(pn, fn, Record({"power": a2_value(total)}))
         meter = self._meters.get(pn)
-        if fn != F129_FORWARD_ACTIVE or meter is None:
+        if meter is None or not self.scenario.answering(pn, now) or self.failing_pns.get(pn) is Failure.DENY:
             return None
-        failure = self.failing_pns.get(pn)
-        if failure is Failure.DENY:
+        if self.scenario.load and fn == F25_POWER:
+            minute = meter.local_minute(clock)
+            return DataUnit(
+                pn, fn, Record({**F25_EMPTY, "read_time": minute, "p_total": truncate(meter.power_kw(now), 4)})
+            )
+        if fn != F129_FORWARD_ACTIVE:
             return None
-        if failure is Failure.NO_VALUE:
+        if self.failing_pns.get(pn) is Failure.NO_VALUE:
             minute = meter.local_minute(clock)
             value = EnergyIndication(read_time=minute, total=None, tariffs=(None,) * TARIFF_COUNT)
             self.counters.no_value += 1
@@ -503,22 +725,88 @@ class TerminalModel:
         self.served.append(Served(pn, value.read_time, value))
         return DataUnit(pn, F129_FORWARD_ACTIVE, value)
 
-    def _respond(self, frame: LinkFrame, units: list[DataUnit]) -> list[bytes]:
-        """The response, split into frames of at most ``max_user_data`` bytes (FIR/FIN, RSEQ + 1 each)."""
+    def _history(self, pn: int, fn: int, tag: Record, now: datetime) -> DataUnit | None:
+        """One AFN0D data unit from the meter model, or ``None`` when the terminal holds no such record."""
+        meter = self._meters.get(pn)
+        if meter is None or self.failing_pns.get(pn) is Failure.DENY:
+            return None
+        if fn == F161_DAILY_FORWARD_ACTIVE:
+            return self._daily(pn, tag["td_d"], now)
+        if fn == F177_MONTHLY_FORWARD_ACTIVE:
+            month = tag["td_m"]
+            instant = monthly_freeze_instant(month.year, month.month)
+            if not self.scenario.recorded(pn, self.aware(instant), now):
+                return None
+            values = self._frozen_values(meter, instant)
+            return DataUnit(pn, fn, monthly_tag_record(month.year, month.month, instant, values))
+        if fn in (F81_ACTIVE_POWER_CURVE, F101_FORWARD_ACTIVE_CURVE):
+            return self._curve(pn, fn, meter, CurveTag(tag["start"], tag["density"], tag["points"]), now)
+        return None
+
+    def _frozen_values(self, meter: MeterModel, instant: datetime) -> tuple[Decimal | None, ...]:
+        if self.failing_pns.get(meter.pn) is Failure.NO_VALUE:
+            self.counters.no_value += 1
+            return (None,) * (TARIFF_COUNT + 1)
+        self.counters.readings += 1
+        return (meter.energy_kwh(instant), *meter.tariffs_kwh(instant))
+
+    def _daily(self, pn: int, day: date, now: datetime) -> DataUnit | None:
+        """AFN0D F161 for Td_d = ``day``: the registers at the midnight ending ``day`` (:mod:`.history`)."""
+        instant = daily_freeze_instant(day)
+        if not self.scenario.recorded(pn, self.aware(instant), now):
+            return None
+        values = self._frozen_values(self._meters[pn], instant)
+        if values[0] is not None:
+            self.served_daily[pn, day] = values[0]
+        return DataUnit(pn, F161_DAILY_FORWARD_ACTIVE, daily_tag_record(day, instant, values))
+
+    def _curve(self, pn: int, fn: int, meter: MeterModel, tag: CurveTag, now: datetime) -> DataUnit | None:
+        """F81 总有功功率 (A.9) / F101 正向有功总电能示值 (A.11) at the Td_c points; points the terminal does not
+        hold are EE; no point held at all → None."""
+        points = curve_points(tag.start, tag.density, tag.points)
+        if points is None:
+            return None
+        held = [self.scenario.recorded(pn, self.aware(t), now) for t in points]
+        if not any(held):
+            return None
+        failing = self.failing_pns.get(pn) is Failure.NO_VALUE
+        values: list[Decimal | None] = []
+        for t, ok in zip(points, held, strict=True):
+            if not ok or failing:
+                values.append(None)
+            elif fn == F81_ACTIVE_POWER_CURVE:
+                values.append(truncate(meter.power_kw(self.aware(t)), 4))
+            else:
+                values.append(truncate(meter.energy_kwh(t), 2))
+        body = Record({"start": tag.start, "density": tag.density, "points": tag.points, "values": tuple(values)})
+        return DataUnit(pn, fn, body)
+
+    def _chunks(self, afn: int, units: list[DataUnit]) -> list[list[DataUnit]]:
+        """``units`` split so that each group encodes to at most ``max_user_data`` bytes."""
         chunks: list[list[DataUnit]] = [[]]
         size = 0
         for unit in units:
-            unit_size = len(encode_units(frame.afn, [unit], Dir.UP))
+            unit_size = len(encode_units(afn, [unit], Dir.UP))
             if chunks[-1] and size + unit_size > self.max_user_data:
                 chunks.append([])
                 size = 0
             chunks[-1].append(unit)
             size += unit_size
+        return chunks if chunks[-1] else []
+
+    def _respond(self, frame: LinkFrame, units: list[DataUnit]) -> list[bytes]:
+        """The response, split into frames of at most ``max_user_data`` bytes (FIR/FIN, RSEQ + 1 each); ACD=1
+        with EC1/EC2 while important events are unread (§4.3.4.3, 附加信息域 EC)."""
+        chunks = self._chunks(frame.afn, units)
         last = len(chunks) - 1
+        acd_ec = (self.events.ec[0], self.events.ec[1]) if self.events.pending else None
         return [
-            messages.response(frame, chunk, fir=i == 0, fin=i == last, seq=(frame.seq.seq + i) % 16)
+            messages.response(frame, chunk, fir=i == 0, fin=i == last, seq=(frame.seq.seq + i) % 16, acd_ec=acd_ec)
             for i, chunk in enumerate(chunks)
         ]
+
+    def _confirm(self, frame: LinkFrame) -> bytes:
+        return messages.confirm(frame)
 
     def _deny(self, frame: LinkFrame, refused: list[tuple[int, int]]) -> bytes:
         self.counters.denied += 1
@@ -526,6 +814,13 @@ class TerminalModel:
             items = tuple(ConfirmItem(pn, fn, DENY_ERR) for pn, fn in refused)
             return _confirm_list(frame, ConfirmList(frame.afn, items))
         return messages.deny(frame)
+
+
+def _body(unit: DataUnit) -> Record:
+    """The decoded body of a request unit (a layout Record)."""
+    if not isinstance(unit.value, Record):
+        raise DecodeError(f"F{unit.fn} of p{unit.pn} has no body")
+    return unit.value
 
 
 def _confirm_list(request: LinkFrame, body: ConfirmList) -> bytes:

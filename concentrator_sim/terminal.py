@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 from collections.abc import Callable
@@ -61,6 +62,9 @@ class LinkTiming:
     backoff_cap_s: float = 60.0
     #: How long a clean stop waits for the confirm of its AFN02 F2 logout before closing anyway.
     logout_timeout_s: float = 2.0
+    #: How often (real seconds) the terminal looks at its clock for things that happen on their own: midnight
+    #: (timed reports), due events, the start and end of an offline window. Small with a fast simulated clock.
+    tick_s: float = 1.0
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Delay before reconnect attempt ``attempt`` (0-based): ``min(cap, base·2^attempt)``, then a random
@@ -80,7 +84,9 @@ class LinkCounters:
     login_failures: int = 0  #: logins denied or never confirmed
     heartbeats: int = 0  #: heartbeats confirmed
     heartbeat_failures: int = 0  #: heartbeats never confirmed (→ reconnect)
-    retransmits: int = 0  #: link checks sent again with the same PSEQ
+    retransmits: int = 0  #: link checks and pushes sent again with the same PSEQ
+    pushes: int = 0  #: pushes (主动上报, CON=1) sent, retransmissions included
+    offline_windows: int = 0  #: offline windows the terminal went through
     frames_in: int = 0
     frames_out: int = 0
     bytes_in: int = 0
@@ -90,6 +96,10 @@ class LinkCounters:
 
 class _LinkDown(Exception):
     """The master stopped confirming: close this connection and reconnect."""
+
+
+class _Offline(_LinkDown):
+    """An offline window (停电) began: drop the connection without logging out."""
 
 
 def utc_now() -> datetime:
@@ -159,6 +169,9 @@ class SimTerminal:
         """Connect, log in, keep the link; reconnect with backoff; return once :meth:`stop` is called."""
         attempt = 0
         while not self._stopping.is_set():
+            if await self._stay_offline():
+                attempt = 0
+                continue
             try:
                 reader, writer = await asyncio.wait_for(
                     asyncio.open_connection(self.host, self.port), self.timing.connect_timeout_s
@@ -178,6 +191,22 @@ class SimTerminal:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), delay)
 
+    async def _stay_offline(self) -> bool:
+        """Inside an offline window: wait (checking the clock every ``tick_s``) until it ends, then log ERC14
+        and return True; False at once when the clock is outside every window."""
+        window = self.model.scenario.offline_window(self._clock())
+        if window is None:
+            return False
+        self.counters.offline_windows += 1
+        self._log.info("offline until %s", window[1].isoformat())
+        while self._clock() < window[1]:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.timing.tick_s)
+            if self._stopping.is_set():
+                return True
+        self.model.power_restored(*window)
+        return True
+
     # -- one connection --
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
@@ -193,11 +222,12 @@ class SimTerminal:
         tasks = {
             asyncio.create_task(self._read_loop(reader), name=f"sim-read {self.name}"),
             asyncio.create_task(self._link_loop(), name=f"sim-link {self.name}"),
+            asyncio.create_task(self._push_loop(), name=f"sim-push {self.name}"),
         }
         stop_wait = asyncio.create_task(self._stopping.wait())
         try:
             done, _ = await asyncio.wait({*tasks, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
-            if stop_wait in done and self.logged_in.is_set():
+            if stop_wait in done and self.logged_in.is_set() and not self._offline_now():
                 await self._logout()
         finally:
             for task in (*tasks, stop_wait):
@@ -295,6 +325,27 @@ class SimTerminal:
                 raise _LinkDown("heartbeat not confirmed")
             self.counters.heartbeats += 1
 
+    def _offline_now(self) -> bool:
+        return self.model.scenario.offline_window(self._clock()) is not None
+
+    async def _push_loop(self) -> None:
+        """Every ``tick_s``: advance the model's clock, leave when an offline window begins, and send the
+        model's pushes (主动上报, CON=1) one at a time until each is confirmed (retransmitted with the same PSEQ
+        up to ``retries`` times; an unconfirmed push stays queued for the next tick or connection)."""
+        await self.logged_in.wait()
+        while True:
+            now = self._clock()
+            if self._offline_now():
+                raise _Offline("offline window")
+            self.model.tick(now)
+            while self.model.outbox:
+                push = self.model.outbox[0]
+                self.counters.pushes += 1
+                if not await self._exchange(functools.partial(self.model.push_frame, push), self.timing.retries):
+                    break
+                self.model.push_confirmed(push)
+            await asyncio.sleep(self.timing.tick_s)
+
     async def _logout(self) -> None:
         """AFN02 F2, one attempt, bounded by ``logout_timeout_s``."""
         with contextlib.suppress(TimeoutError):
@@ -305,16 +356,21 @@ class SimTerminal:
     async def _link_check(self, fn: int, retries: int) -> bool:
         """Send AFN02 ``fn`` and wait for its confirm; retransmit the same frame (same PSEQ) up to
         ``retries`` times. True when confirmed, False when denied or never answered."""
+        return await self._exchange(lambda pseq: self.model.link_check(fn, pseq, self._clock()), retries)
+
+    async def _exchange(self, build: Callable[[int], bytes], retries: int) -> bool:
+        """Send the frame ``build(pseq)`` (CON=1) and wait for its AFN00; retransmit the same frame (same PSEQ)
+        up to ``retries`` times. True when confirmed, False when denied or never answered."""
         pseq = self._pfc & 0x0F
         self._pfc = (self._pfc + 1) & 0xFF
-        frame = self.model.link_check(fn, pseq, self._clock())
+        frame = build(pseq)
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._pending[pseq] = future
         try:
             for attempt in range(retries + 1):
                 if attempt:
                     self.counters.retransmits += 1
-                    self._log.debug("no confirm for AFN02 F%d PSEQ %d, retransmitting", fn, pseq)
+                    self._log.debug("no confirm for PSEQ %d, retransmitting", pseq)
                 self._send(frame)
                 try:
                     return await asyncio.wait_for(asyncio.shield(future), self.timing.response_timeout_s)

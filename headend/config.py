@@ -57,6 +57,61 @@ class SessionConfig(_Model):
     retries: Annotated[int, Field(ge=0, le=3)] = 2
 
 
+_HHMM_RE = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
+_TERMINALS_RE = re.compile(r"^([0-9A-Fa-f]{4}):(\*|[0-9]{1,5}(?:-[0-9]{1,5})?)$")
+
+
+class PlanConfig(_Model):
+    """What the collection engine reads from one class of terminals (docs/collection.md "Plans").
+
+    Q/GDW 376.1-2009 §5.1.3.12 AFN0C 请求1类数据 (real time), §5.1.3.14 AFN0D 请求2类数据 (frozen history, with a
+    Td_d / Td_m / Td_c 数据时标), §5.1.3.15 AFN0E 请求3类数据 (events). An empty list switches that plan off.
+    """
+
+    #: AFN0C Fn read at ``[collection] interval_s`` (F129 当前正向有功电能示值 …)
+    realtime_fns: list[Annotated[int, Field(ge=1, le=248)]] = [129]
+    #: AFN0D Fn of daily frozen data (日冻结, Td_d = yesterday): F161 正向有功电能示值 …, or F1/F2
+    daily_fns: list[Annotated[int, Field(ge=1, le=248)]] = [161]
+    #: local time after midnight from which yesterday's daily frozen data is read ("HH:MM")
+    daily_after: str = "00:05"
+    #: terminals are spread over this many seconds after ``daily_after`` (default to 02:00), by address
+    daily_spread_s: Annotated[float, Field(ge=0)] = 6900.0
+    #: AFN0D Fn of monthly frozen data (月冻结, Td_m = last month), read on the 1st with the daily plan's timing
+    monthly_fns: list[Annotated[int, Field(ge=1, le=248)]] = [177]
+    #: AFN0D curve Fn (F81–F104 曲线, Td_c) of yesterday, read with the daily plan's timing; none by default
+    curve_fns: list[Annotated[int, Field(ge=1, le=248)]] = []
+    #: minutes between curve points (数据冻结密度 m: 15 → 1, 30 → 2, 60 → 3)
+    curve_minutes: Literal[15, 30, 60] = 15
+    #: AFN0E Fn read (F1 重要事件, F2 一般事件) every ``event_interval_s`` and when a frame signals ACD=1
+    event_fns: list[Literal[1, 2]] = [1]
+    #: 0 = only on ACD
+    event_interval_s: Annotated[float, Field(ge=0)] = 3600.0
+
+    @field_validator("daily_after")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        if not _HHMM_RE.match(value):
+            raise ValueError(f'{value!r} must be HH:MM, e.g. "00:05"')
+        return value
+
+
+class TerminalClassConfig(PlanConfig):
+    """``[[collection.classes]]``: a class of terminals (by address) with its own plans; terminals in no class
+    use ``[collection.plans]``. The first class that matches wins."""
+
+    name: str
+    #: "4403:*" (every terminal of A1 4403), "4403:1-100" (A2 range, decimal), "4403:17"
+    terminals: list[str]
+
+    @field_validator("terminals")
+    @classmethod
+    def _terminal_specs(cls, value: list[str]) -> list[str]:
+        for spec in value:
+            if not _TERMINALS_RE.match(spec):
+                raise ValueError(f'terminal spec {spec!r} must be "A1:*", "A1:lo-hi" or "A1:n", e.g. "4403:1-100"')
+        return value
+
+
 class CollectionConfig(_Model):
     """The poll plan: what is read, how often, spread how."""
 
@@ -71,6 +126,14 @@ class CollectionConfig(_Model):
     max_concurrent_requests: Annotated[int, Field(ge=1)] = 256
     #: time zone of device clocks and stored timestamps
     timezone: str = "Asia/Shanghai"
+    #: how often the collection engine looks at the clock for due work (seconds of real time)
+    tick_s: Annotated[float, Field(gt=0)] = 1.0
+    #: a terminal that does not answer is left alone for base × 2^(failures-1) s (head-end clock), at most cap
+    backoff_base_s: Annotated[float, Field(ge=0)] = 60.0
+    backoff_cap_s: Annotated[float, Field(ge=0)] = 3600.0
+    #: plans of terminals in no class
+    plans: PlanConfig = PlanConfig()
+    classes: list[TerminalClassConfig] = []
 
     @field_validator("timezone")
     @classmethod

@@ -103,3 +103,23 @@ class Metrics:
             ["result"],
             registry=r,
         )
+        # collection engine (headend.collection)
+        self.collection_jobs = Counter(
+            "headend_collection_jobs_total",
+            "Collection engine requests by plan (daily, monthly, curve, events) and result: ok, timeout, denied, "
+            "error, closed",
+            ["plan", "result"],
+            registry=r,
+        )
+        self.terminals_backed_off = Gauge(
+            "headend_terminals_backed_off", "Online terminals left alone after failing to answer", registry=r
+        )
+        self.reports = Counter(
+            "headend_reports_total",
+            "Terminal-initiated reports (主动上报) by AFN and result: ok, decode_error",
+            ["afn", "result"],
+            registry=r,
+        )
+        self.events_received = Counter(
+            "headend_events_received_total", "Terminal event records (ERC) received, pushed or read", registry=r
+        )

@@ -114,6 +114,9 @@ class TerminalServer:
         self.clock = clock
         self.connections: set[TerminalConnection] = set()
         self.frames_in = 0  #: progress counter for the systemd watchdog
+        #: called with every uplink frame of a logged-in terminal before it is handled (the collection engine
+        #: watches ACD/EC and ingests terminal-initiated reports, headend.collection)
+        self.on_frame: list[Callable[[TerminalSession, LinkFrame], None]] = []
         self._server: asyncio.Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -187,6 +190,9 @@ class TerminalServer:
             self.metrics.decode_errors.labels(PROTOCOL, "wrong_address").inc()
             _LOGGER.warning("%s: frame from %s on this connection ignored", conn.name, frame.address.terminal)
             return
+        if session is not None:
+            for callback in self.on_frame:
+                callback(session, frame)
         if frame.control.prm:
             self._initiated_by_terminal(conn, frame)
         elif session is None:
