@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from headend.channels.direct import DirectMeters
+from headend.channels.modbus import ModbusDevices
 from headend.channels.tcp_server import TerminalServer
 from headend.config import Config
 from headend.http import MetricsEndpoint
@@ -84,6 +85,7 @@ class HeadendApp:
         self.ingest: Ingest | None = None
         self.poller: PollPlan | None = None
         self.direct: DirectMeters | None = None
+        self.modbus: ModbusDevices | None = None
         self.server: TerminalServer | None = None
         self.endpoint: MetricsEndpoint | None = None
         self._tasks: list[asyncio.Task[Any]] = []
@@ -112,6 +114,9 @@ class HeadendApp:
         # meters on serial ports, serial device servers and modems (docs/direct-meters.md)
         self.direct = DirectMeters(cfg.direct, self.metrics, lambda readings: self.submit(readings), now=self.now)
         self.direct.start()
+        # Modbus devices read from register maps (docs/collection.md "Modbus")
+        self.modbus = ModbusDevices(cfg.modbus, self.metrics, lambda readings: self.submit(readings), now=self.now)
+        self.modbus.start()
         self.server = TerminalServer(cfg.server, cfg.session, self.registry, self.metrics, clock=self.clock)
         await self.server.start()
         if cfg.metrics.enabled:
@@ -150,6 +155,8 @@ class HeadendApp:
             await self.poller.stop()
         if self.direct is not None:
             await self.direct.stop()
+        if self.modbus is not None:
+            await self.modbus.stop()
         if self.ingest is not None:
             await self.ingest.stop()
         if self.writer is not None:
@@ -221,6 +228,7 @@ class HeadendApp:
             self.metrics.spool_depth.set(depth)
             self.metrics.spool_bytes.set(size)
             direct_rounds = self.direct.completed_rounds if self.direct is not None else 0
+            direct_rounds += self.modbus.completed_rounds if self.modbus is not None else 0
             progress = (self.server.frames_in, self.poller.completed_polls + direct_rounds)
             # progress, or a quiet system (nothing connected and nothing to write) both count as alive
             if progress != last_progress or (not self.server.connections and depth == 0):

@@ -13,6 +13,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -323,6 +324,128 @@ class DirectConfig(_Model):
     modem: list[ModemChannelConfig] = []
 
 
+# -- Modbus devices (meters, inverters, PLC gateways read from register maps; docs/collection.md "Modbus") ----
+
+ModbusDataType = Literal["uint16", "int16", "uint32", "int32", "float32", "uint64", "int64", "float64"]
+#: 16-bit registers each data type spans (Modbus Application Protocol V1.1b3 §4.2: registers are 16 bits)
+MODBUS_TYPE_WORDS: dict[str, int] = {
+    "uint16": 1,
+    "int16": 1,
+    "uint32": 2,
+    "int32": 2,
+    "float32": 2,
+    "uint64": 4,
+    "int64": 4,
+    "float64": 4,
+}
+
+
+class ModbusRegisterConfig(_Model):
+    """``[[modbus.devices.registers]]``: one value of a device's register map (寄存器表).
+
+    ``address`` is the 0-based protocol address in the request PDU (Modbus Application Protocol V1.1b3 §4.4):
+    register 40001 of a data sheet is holding address 0, 30001 is input address 0.
+    """
+
+    #: the register name the value is stored under (docs/schema.md "Registers"), e.g. "energy.active.forward"
+    name: str
+    address: Annotated[int, Field(ge=0, le=65535)]
+    #: registers read; defaults to the width of ``type`` (a larger count is refused: one value per entry)
+    count: Annotated[int, Field(ge=1, le=4)] | None = None
+    #: holding registers (function 03) or input registers (function 04)
+    function: Literal["holding", "input"] = "holding"
+    type: ModbusDataType = "uint16"
+    #: "big": the first register holds the most significant word (Modbus convention, "ABCD");
+    #: "little": the first register holds the least significant word ("CDAB", word swap)
+    word_order: Literal["big", "little"] = "big"
+    #: "big": each register is sent high byte first (the standard); "little": bytes swapped in every register
+    byte_order: Literal["big", "little"] = "big"
+    #: exact multiplier of the raw value, as a string ("0.01"); floats are written "1" and scaled after rounding
+    scale: str = "1"
+    #: significant digits a float is rounded to before scaling (float32 carries 6–9, float64 15–17)
+    precision: Annotated[int, Field(ge=1, le=17)] | None = None
+    unit: str = ""
+    #: 0 = total, 1..M = tariff (费率)
+    tariff: Annotated[int, Field(ge=0, le=63)] = 0
+
+    @field_validator("scale")
+    @classmethod
+    def _exact_decimal(cls, value: str) -> str:
+        try:
+            number = Decimal(value)
+        except InvalidOperation as exc:
+            raise ValueError(f'scale {value!r} must be a decimal number, e.g. "0.01"') from exc
+        if not number.is_finite() or number == 0:
+            raise ValueError(f"scale {value!r} must be a finite, non-zero number")
+        return value
+
+    @property
+    def words(self) -> int:
+        return MODBUS_TYPE_WORDS[self.type]
+
+    def model_post_init(self, context: Any, /) -> None:
+        if self.count is not None and self.count != self.words:
+            raise ValueError(f"count {self.count} does not match type {self.type} ({self.words} registers)")
+
+
+class ModbusDeviceConfig(_ReconnectConfig):
+    """``[[modbus.devices]]``: one Modbus slave (从站) on TCP or on an RS-485 line (RTU).
+
+    Devices with the same TCP ``host``/``port`` (a gateway with several unit ids) or the same serial ``port`` share
+    one connection, one request at a time; their connection settings must then agree.
+    """
+
+    #: the meter identity its readings carry (Reading.meter), unique
+    id: Annotated[str, Field(min_length=1)]
+    transport: Literal["tcp", "rtu"] = "tcp"
+    #: tcp: the device or gateway
+    host: str = ""
+    #: tcp: 502 by default; rtu: the serial port path ("/dev/ttyUSB0")
+    port: Annotated[int, Field(ge=1, le=65535)] | str = 502
+    #: rtu line settings
+    baud: Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] = 9600
+    bytesize: Literal[7, 8] = 8
+    parity: Literal["N", "E", "O"] = "N"
+    stopbits: Literal[1, 2] = 1
+    #: the unit identifier (TCP MBAP) / slave address (RTU) (Modbus over Serial Line V1.02 §2.2: 1..247; 0 on TCP)
+    unit: Annotated[int, Field(ge=0, le=247)] = 1
+    interval_s: Annotated[float, Field(gt=0)] = 60.0
+    #: the first round starts within jitter × interval; later rounds every interval ± jitter × interval / 2
+    jitter: Annotated[float, Field(ge=0, le=1)] = 0.1
+    #: connect timeout and the wait for each response
+    timeout_s: Annotated[float, Field(gt=0, le=60)] = 3.0
+    #: requests sent again after no response
+    retries: Annotated[int, Field(ge=0, le=5)] = 1
+    #: a device that did not answer is skipped for base × 2^(failures-1) s, at most cap
+    backoff_base_s: Annotated[float, Field(ge=0)] = 60.0
+    backoff_cap_s: Annotated[float, Field(ge=0)] = 3600.0
+    registers: list[ModbusRegisterConfig] = []
+
+    def model_post_init(self, context: Any, /) -> None:
+        if self.transport == "tcp" and (not self.host or not isinstance(self.port, int)):
+            raise ValueError("transport tcp needs host and a numeric port")
+        if self.transport == "rtu" and not isinstance(self.port, str):
+            raise ValueError('transport rtu needs port = the serial port path, e.g. "/dev/ttyUSB0"')
+        if self.transport == "rtu" and not 1 <= self.unit <= 247:
+            raise ValueError(f"unit {self.unit}: an RTU slave address is 1..247")
+
+
+class ModbusConfig(_Model):
+    """Modbus devices read from register maps (``[[modbus.devices]]``); see docs/collection.md "Modbus"."""
+
+    devices: list[ModbusDeviceConfig] = []
+
+    @field_validator("devices")
+    @classmethod
+    def _unique_ids(cls, value: list[ModbusDeviceConfig]) -> list[ModbusDeviceConfig]:
+        seen: set[str] = set()
+        for device in value:
+            if device.id in seen:
+                raise ValueError(f"device id {device.id!r} appears twice")
+            seen.add(device.id)
+        return value
+
+
 class Config(_Model):
     """The whole daemon configuration (see config/headend.example.toml)."""
 
@@ -333,6 +456,7 @@ class Config(_Model):
     metrics: MetricsConfig = MetricsConfig()
     logging: LoggingConfig = LoggingConfig()
     direct: DirectConfig = DirectConfig()
+    modbus: ModbusConfig = ModbusConfig()
 
 
 _POINTS_RE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")

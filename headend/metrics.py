@@ -123,3 +123,25 @@ class Metrics:
         self.events_received = Counter(
             "headend_events_received_total", "Terminal event records (ERC) received, pushed or read", registry=r
         )
+        # -- Modbus devices (headend/channels/modbus.py); transport = tcp | rtu -------------------------------------
+        self.modbus_links_up = Gauge(
+            "headend_modbus_links_up", "Modbus connections (TCP or serial port) up now", ["transport"], registry=r
+        )
+        self.modbus_connects = Counter(
+            "headend_modbus_connects_total",
+            "Attempts to open a Modbus connection, by result: ok, failed, lost (an open connection went away)",
+            ["transport", "result"],
+            registry=r,
+        )
+        self.modbus_requests = Counter(
+            "headend_modbus_requests_total",
+            "Modbus register reads by result: ok, timeout, exception (an exception response), closed, decode_error",
+            ["transport", "result"],
+            registry=r,
+        )
+        self.modbus_devices_failing = Gauge(
+            "headend_modbus_devices_failing",
+            "Modbus devices whose last round got no answer (skipped for their backoff time)",
+            ["transport"],
+            registry=r,
+        )
