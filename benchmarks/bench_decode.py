@@ -463,8 +463,14 @@ def _table(results: Sequence[Result]) -> str:
     return "\n".join([head, "-" * len(head), *rows])
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    cases = build_cases()
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    build: Callable[[], list[Case]] = build_cases,
+    notes: Sequence[str] = (),
+) -> int:
+    """Run the cases ``build`` gives (bench_gdw376.py passes its own, with ``notes`` for the header)."""
+    cases = build()
     args = parse_args(argv, [c.name for c in cases])
     selected = [c for c in cases if not args.case or c.name in args.case]
     repeat = args.repeat or (3 if args.quick else 15)
@@ -475,6 +481,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.json:
         for key, value in env.items():
             print(f"{key + ':':<20}{value}")
+        for note in notes:
+            print(f"{'note:':<20}{note}")
         print(f"{'settings:':<20}repeat {repeat}, warm-up {warmup} s, GC on, best round counts\n", flush=True)
     results: list[Result] = []
     for case in selected:
@@ -485,7 +493,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"--- profile of ours: {case.name}, {number} iterations\n{profile(case, number, 15)}")
     if args.json:
         settings = {"repeat": repeat, "warmup_s": warmup, "gc": True, "quick": args.quick}
-        print(json.dumps({"environment": env, "settings": settings, "results": [asdict(r) for r in results]}, indent=2))
+        document = {
+            "environment": env,
+            "settings": settings,
+            "notes": list(notes),
+            "results": [asdict(r) for r in results],
+        }
+        print(json.dumps(document, indent=2))
     else:
         print(_table(results))
     return 0

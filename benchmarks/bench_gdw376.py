@@ -26,12 +26,9 @@ ratio = ours / baseline. Run: ``.venv/bin/python benchmarks/bench_gdw376.py`` (`
 
 from __future__ import annotations
 
-import gc
-import json
 import struct
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -316,8 +313,12 @@ def build_cases() -> tuple[list[harness.Case], list[str]]:
 
     values25 = f25_values()
     req25 = request(Afn.REQUEST_CLASS1, [(1, 25)])
-    body25 = a15_encode(READ_TIME) + b"".join(bcd_encode(v, *f) for v, f in zip(values25[1:], F25_FORMATS, strict=True))
-    f25 = base_frame(0x88, 0x0C, 0x63, _id(1, 25) + body25)
+
+    def base_f25() -> bytes:
+        fields = (bcd_encode(v, *f) for v, f in zip(values25[1:], F25_FORMATS, strict=True))
+        return base_frame(0x88, 0x0C, 0x63, _id(1, 25) + a15_encode(values25[0]) + b"".join(fields))
+
+    f25 = base_f25()
     record25 = decode_units(0x0C, parse_frame(f25).data, Dir.UP)[0].value
     cases += _pair(
         "f25",
@@ -327,14 +328,7 @@ def build_cases() -> tuple[list[harness.Case], list[str]]:
         ours_decode(),
         base_decode,
         lambda: messages.response(req25, [DataUnit(1, 25, record25)]),
-        lambda: base_frame(
-            0x88,
-            0x0C,
-            0x63,
-            _id(1, 25)
-            + a15_encode(values25[0])
-            + b"".join(bcd_encode(v, *f) for v, f in zip(values25[1:], F25_FORMATS, strict=True)),
-        ),
+        base_f25,
     )
 
     pns8 = range(1, 9)
@@ -419,33 +413,7 @@ def build_cases() -> tuple[list[harness.Case], list[str]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     cases, notes = build_cases()
-    args = harness.parse_args(argv, [c.name for c in cases])
-    selected = [c for c in cases if not args.case or c.name in args.case]
-    repeat = args.repeat or (3 if args.quick else 15)
-    warmup = args.warmup if args.warmup is not None else (0.05 if args.quick else 0.2)
-    for case in selected:
-        case.check()
-    env = harness.environment()
-    if not args.json:
-        for key, value in env.items():
-            print(f"{key + ':':<20}{value}")
-        for note in notes:
-            print(f"{'note:':<20}{note}")
-        print(f"{'settings:':<20}repeat {repeat}, warm-up {warmup} s, GC on, best round counts\n", flush=True)
-    results = []
-    for case in selected:
-        number = args.number or (max(1, case.number // 10) if args.quick else case.number)
-        results.append(harness.measure(case, repeat=repeat, number=number, warmup=warmup))
-        gc.collect()
-        if args.profile and not args.json:
-            print(f"--- profile of ours: {case.name}, {number} iterations\n{harness.profile(case, number, 15)}")
-    if args.json:
-        settings = {"repeat": repeat, "warmup_s": warmup, "gc": True, "quick": args.quick}
-        document = {"environment": env, "settings": settings, "notes": notes, "results": [asdict(r) for r in results]}
-        print(json.dumps(document, indent=2))
-    else:
-        print(harness._table(results))
-    return 0
+    return harness.main(argv, build=lambda: cases, notes=notes)
 
 
 if __name__ == "__main__":
