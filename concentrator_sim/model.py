@@ -43,6 +43,7 @@ F129 "当前正向有功电能示值（总、费率1～M）" layout A.15 + M + A
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import math
 import random
@@ -593,20 +594,16 @@ class TerminalModel:
 
     def _class1(self, frame: LinkFrame, now: datetime) -> list[bytes]:
         """AFN0C 请求1类数据: identifiers only."""
-        items = self._requested(frame.data)
         clock = self.clock(now)
-        return self._answer(frame, items, lambda pn, fn: self._read(pn, fn, clock, now))
+        items = self._requested(frame.data)
+        return self._answer(frame, [(pn, fn, functools.partial(self._read, pn, fn, clock, now)) for pn, fn in items])
 
-    def _answer(
-        self,
-        frame: LinkFrame,
-        items: Iterable[tuple[int, int]],
-        read: Callable[[int, int], DataUnit | None],
-    ) -> list[bytes]:
+    def _answer(self, frame: LinkFrame, reads: Iterable[tuple[int, int, Callable[[], DataUnit | None]]]) -> list[bytes]:
+        """Answer the units ``reads`` give; deny the request when none does (items refused: AFN00 F3 list)."""
         units: list[DataUnit] = []
         refused: list[tuple[int, int]] = []
-        for pn, fn in items:
-            unit = read(pn, fn)
+        for pn, fn, read in reads:
+            unit = read()
             if unit is None:
                 refused.append((pn, fn))
             else:
@@ -618,15 +615,12 @@ class TerminalModel:
 
     def _class2(self, frame: LinkFrame, now: datetime) -> list[bytes]:
         """AFN0D 请求2类数据: each unit carries its time tag (decoded with the DOWN codecs)."""
-        requested = decode_units(frame.afn, frame.data, Dir.DOWN)
-        items: list[tuple[int, int, Record]] = []
-        for unit in requested:
-            pns = list(self.meters) if unit.pn == ALL_POINTS else [unit.pn]
-            items.extend((pn, unit.fn, _body(unit)) for pn in pns)
-        tags = {(pn, fn): tag for pn, fn, tag in items}
-        return self._answer(
-            frame, [(pn, fn) for pn, fn, _ in items], lambda pn, fn: self._history(pn, fn, tags[pn, fn], now)
-        )
+        reads: list[tuple[int, int, Callable[[], DataUnit | None]]] = []
+        for unit in decode_units(frame.afn, frame.data, Dir.DOWN):
+            tag = _body(unit)
+            for pn in list(self.meters) if unit.pn == ALL_POINTS else [unit.pn]:
+                reads.append((pn, unit.fn, functools.partial(self._history, pn, unit.fn, tag, now)))
+        return self._answer(frame, reads)
 
     def _class3(self, frame: LinkFrame, now: datetime) -> list[bytes]:
         """AFN0E 请求3类数据: F1 important / F2 normal events between the pointers Pm and Pn."""
