@@ -1,0 +1,203 @@
+"""The meter archive (headend/collection/archive.py): config and database merge, F10 records, comparison, and
+verify + repair over loopback TCP against a scripted concentrator that keeps an archive."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from headend.collection.archive import Archive, ArchiveEntry, ArchiveSync, Difference, compare
+from headend.config_collection import ArchiveConfig, ArchiveMeterConfig, ArchiveTerminalConfig
+from headend.storage.collection import StoredArchive
+from headend.storage.records import Event, MeasurementPoint, MeterInfo, TerminalInfo
+from headend.storage.sqlite_store import SqliteStore
+from protocols.gdw376 import messages
+from protocols.gdw376.auth import FixedAuthenticator
+from protocols.gdw376.framer import Gdw376Framer
+from protocols.gdw376.layout import Record
+from protocols.gdw376.link import Address, Afn, Dir, LinkFrame
+from protocols.gdw376.units import DataUnit, decode_units
+from tests.headend.scripted_terminal import ScriptedTerminal
+from tests.headend.storage.helpers import TZ
+from tests.headend.test_terminal_server import Harness, make_server
+
+A = Address("4403", 12)
+T = A.terminal
+PW = bytes(range(16))
+
+
+def _config(*meters: ArchiveMeterConfig, repair: bool = True) -> ArchiveConfig:
+    return ArchiveConfig(repair=repair, batch=2, terminals=[ArchiveTerminalConfig(terminal=T, meters=list(meters))])
+
+
+def _meter(pn: int, **kw: object) -> ArchiveMeterConfig:
+    return ArchiveMeterConfig(pn=pn, address=f"{pn:012d}", **kw)  # type: ignore[arg-type]
+
+
+def test_meter_id_maps_points_to_addresses_with_the_old_fallback() -> None:
+    archive = Archive.from_config(_config(_meter(1), _meter(7)))
+    assert archive.meter_id(T, 7) == "000000000007"
+    assert archive.meter_id(T, 8) == "4403:00012/p8"
+    assert archive.meter_id("4403:00013", 1) == "4403:00013/p1"
+
+
+def test_f10_record_round_trips_through_the_query_answer_codec() -> None:
+    entry = ArchiveEntry(T, 5, "000000000005", "dlt645-1997", port=3, baud=1200, tariff_count=2)
+    wire = messages.response(
+        _frame(messages.read_request(A, Afn.QUERY_PARAM, [(0, 10)], 1)),
+        [DataUnit(0, 10, Record({"meters": [entry.f10_record()]}))],
+    )
+    (unit,) = decode_units(Afn.QUERY_PARAM, _frame(wire).data, Dir.UP)
+    assert [ArchiveEntry.from_f10(T, r) for r in _body(unit)["meters"]] == [entry]
+
+
+def test_compare_names_missing_unexpected_and_changed_fields() -> None:
+    ours = [ArchiveEntry(T, 1, "000000000001"), ArchiveEntry(T, 2, "000000000002")]
+    theirs = [
+        ArchiveEntry(T, 1, "000000000001", baud=9600),
+        ArchiveEntry(T, 3, "000000000003"),
+        ArchiveEntry(T, 0, "000000000009"),  # pn 0: deleted record, ignored
+    ]
+    assert compare(ours, theirs) == [
+        Difference(T, 1, "baud", "2400", "9600"),
+        Difference(T, 2, "missing", "000000000002", ""),
+        Difference(T, 3, "unexpected", "", "000000000003"),
+    ]
+    assert compare(ours, ours) == []
+
+
+def test_config_overrides_the_database_per_point() -> None:
+    stored = StoredArchive(
+        (TerminalInfo(T, name="from db"),),
+        (MeterInfo("000000000001", "000000000001", "dlt645-2007", 4), MeterInfo("m2", "000000000022", "", None)),
+        (MeasurementPoint(T, 1, "000000000001", 2, 2400), MeasurementPoint(T, 2, "m2", None, None)),
+    )
+    merged = Archive.from_stored(stored).merged(Archive.from_config(_config(_meter(1, baud=9600))))
+    assert merged.entries() == [
+        ArchiveEntry(T, 1, "000000000001", baud=9600, ct_ratio=Decimal(1), pt_ratio=Decimal(1)),
+        ArchiveEntry(T, 2, "000000000022"),
+    ]
+
+
+async def test_archive_saved_to_the_store_reads_back(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "s.sqlite3", tz=TZ)
+    await store.open()
+    try:
+        await store.migrate()
+        archive = Archive.from_config(_config(_meter(1, ct_ratio="200"), _meter(2)))
+        await archive.save(store, valid_from=datetime(2024, 1, 1, tzinfo=TZ))
+        again = Archive.from_stored(await store.load_archive())
+    finally:
+        await store.close()
+    assert [(e.terminal, e.pn, e.address, e.port, e.baud) for e in again.entries()] == [
+        (e.terminal, e.pn, e.address, e.port, e.baud) for e in archive.entries()
+    ]
+
+
+# -- over TCP against a scripted concentrator ----------------------------------------------------------------------
+
+
+def _body(unit: DataUnit) -> Record:
+    assert isinstance(unit.value, Record)
+    return unit.value
+
+
+def _frame(data: bytes) -> LinkFrame:
+    (frame,) = Gdw376Framer().feed(data)
+    assert isinstance(frame, LinkFrame)
+    return frame
+
+
+class Concentrator:
+    """Answers AFN04 F10 (stores the records, checks PW, confirms) and AFN0A F10 (the stored records asked for)."""
+
+    def __init__(self, terminal: ScriptedTerminal, archive: Sequence[ArchiveEntry]) -> None:
+        self.terminal = terminal
+        self.records = {e.pn: e.f10_record() for e in archive}
+        self.pushes: list[list[int]] = []
+
+    async def serve(self) -> None:
+        while True:
+            request = await self.terminal.frames.get()
+            (unit,) = decode_units(request.afn, request.data, Dir.DOWN)
+            if request.afn == Afn.SET_PARAM:
+                assert request.aux.pw == PW
+                self.pushes.append([r["pn"] for r in _body(unit)["meters"]])
+                self.records.update({r["pn"]: r for r in _body(unit)["meters"]})
+                self.terminal.send(messages.confirm(request))
+            else:
+                found = [self.records[i] for i in _body(unit)["indexes"] if i in self.records]
+                self.terminal.send(messages.response(request, [DataUnit(0, 10, Record({"meters": found}))]))
+
+
+@pytest.fixture
+async def harness() -> AsyncIterator[Harness]:
+    h = make_server()
+    await h.server.start()
+    yield h
+    await h.server.stop()
+
+
+async def _reconcile(
+    harness: Harness, config: ArchiveConfig, held: Sequence[ArchiveEntry]
+) -> tuple[list[Difference], Concentrator, list[Event]]:
+    terminal = ScriptedTerminal(A)
+    await terminal.connect(harness.server.port)
+    events: list[Event] = []
+
+    async def sink(batch: Sequence[Event]) -> None:
+        events.extend(batch)
+
+    try:
+        await terminal.login()
+        session = await harness.online(A)
+        concentrator = Concentrator(terminal, held)
+        server = asyncio.create_task(concentrator.serve())
+        sync = ArchiveSync(
+            Archive.from_config(config),
+            config,
+            metrics=harness.metrics,
+            events=sink,
+            now=lambda: datetime(2024, 5, 2, 1, 0, tzinfo=UTC),
+            authenticator=FixedAuthenticator(PW),
+        )
+        try:
+            remaining = await sync.reconcile(session)
+        finally:
+            server.cancel()
+            await asyncio.gather(server, return_exceptions=True)
+    finally:
+        await terminal.close()
+    return remaining, concentrator, events
+
+
+async def test_differences_are_reported_and_repaired(harness: Harness) -> None:
+    config = _config(_meter(1), _meter(2), _meter(3, baud=9600))
+    held = [ArchiveEntry(T, 1, "000000000001"), ArchiveEntry(T, 3, "000000000003")]  # p2 missing, p3 at 2400
+    remaining, concentrator, events = await _reconcile(harness, config, held)
+    assert remaining == []
+    assert concentrator.pushes == [[2, 3]]  # only the points that differ, one frame (batch 2)
+    assert sorted(concentrator.records) == [1, 2, 3]
+    assert [(e.code, e.terminal, e.severity.value) for e in events] == [("archive_mismatch", T, "warning")]
+    assert events[0].detail["differences"] == [
+        {"pn": 2, "kind": "missing", "expected": "000000000002", "actual": ""},
+        {"pn": 3, "kind": "baud", "expected": "9600", "actual": "2400"},
+    ]
+    assert harness.sample("headend_archive_differences_total", kind="missing") == 1
+    assert harness.sample("headend_archive_pushes_total", result="ok") == 1
+
+
+async def test_matching_archive_is_left_alone_and_repair_can_be_off(harness: Harness) -> None:
+    config = _config(_meter(1), _meter(2), repair=False)
+    matching = [ArchiveEntry(T, 1, "000000000001"), ArchiveEntry(T, 2, "000000000002")]
+    remaining, concentrator, events = await _reconcile(harness, config, matching)
+    assert (remaining, concentrator.pushes, events) == ([], [], [])
+    remaining, concentrator, events = await _reconcile(harness, config, matching[:1])
+    assert remaining == [Difference(T, 2, "missing", "000000000002", "")]
+    assert concentrator.pushes == []
+    assert len(events) == 1
