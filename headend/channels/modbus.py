@@ -45,6 +45,7 @@ from headend.errors import ChannelClosed, ConfigError, ConfigProblem, HeadendErr
 from headend.logs import Prefixed
 from headend.metrics import Metrics
 from headend.readings import Quality, Reading
+from headend.scheduling.meter_poll import round_delay, run_rounds
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -328,20 +329,10 @@ class ModbusDevicePoll:
         self._set_backoff(False)
 
     def next_delay(self, first: bool) -> float:
-        interval, jitter = self.device.interval_s, self.device.jitter
-        if first:
-            return self._rng.uniform(0, jitter * interval)
-        return max(0.0, interval + self._rng.uniform(-jitter * interval / 2, jitter * interval / 2))
+        return round_delay(self.device.interval_s, self.device.jitter, first, self._rng)
 
     async def _run(self) -> None:
-        first = True
-        while True:
-            await asyncio.sleep(self.next_delay(first))
-            first = False
-            try:
-                await self.poll_round()
-            except Exception:  # a poll loop survives its own faults (STYLE.md §3.4)
-                self.log.exception("poll round failed")
+        await run_rounds(self.next_delay, self.poll_round, self.log)
 
     @property
     def in_backoff(self) -> bool:

@@ -26,6 +26,7 @@ from decimal import Decimal
 
 from headend.channels.serial_bus import BusChannel
 from headend.errors import ChannelClosed, ConfigError, ConfigProblem, HeadendError, ResponseTimeout
+from headend.logs import Prefixed
 from headend.metrics import Metrics
 from headend.readings import Quality, Reading
 from headend.sessions.dlt645_master import MeterIsolated, MeterRead
@@ -119,6 +120,30 @@ def readings_from_read(read: MeterRead, *, ts: datetime, received_at: datetime) 
     ]
 
 
+def round_delay(interval_s: float, jitter: float, first: bool, rng: random.Random) -> float:
+    """Seconds before the next poll round: the first within ``jitter × interval``, later ones every
+    ``interval ± jitter × interval / 2`` (so channels and devices started together drift apart)."""
+    if first:
+        return rng.uniform(0, jitter * interval_s)
+    return max(0.0, interval_s + rng.uniform(-jitter * interval_s / 2, jitter * interval_s / 2))
+
+
+async def run_rounds(
+    next_delay: Callable[[bool], float], poll_round: Callable[[], Awaitable[object]], log: Prefixed
+) -> None:
+    """Poll rounds for ever, ``next_delay(first)`` apart; a failed round is logged and the next one comes."""
+    first = True
+    while True:
+        await asyncio.sleep(next_delay(first))
+        first = False
+        try:
+            await poll_round()
+        except (HeadendError, ProtocolError) as exc:
+            log.warning("poll round failed: %s", exc)
+        except Exception:  # a poll loop survives its own faults (STYLE.md §3.4)
+            log.exception("poll round failed")
+
+
 class MeterPollPlan:
     """Polls the meters of one direct channel."""
 
@@ -158,22 +183,10 @@ class MeterPollPlan:
             await asyncio.gather(task, return_exceptions=True)
 
     def next_delay(self, first: bool) -> float:
-        interval, jitter = self.config.interval_s, self.config.jitter
-        if first:
-            return self._rng.uniform(0, jitter * interval)
-        return max(0.0, interval + self._rng.uniform(-jitter * interval / 2, jitter * interval / 2))
+        return round_delay(self.config.interval_s, self.config.jitter, first, self._rng)
 
     async def _run(self) -> None:
-        first = True
-        while True:
-            await asyncio.sleep(self.next_delay(first))
-            first = False
-            try:
-                await self.poll_round()
-            except (HeadendError, ProtocolError) as exc:
-                self.channel.log.warning("poll round failed: %s", exc)
-            except Exception:  # a channel loop survives its own faults (STYLE.md §3.4)
-                self.channel.log.exception("poll round failed")
+        await run_rounds(self.next_delay, self.poll_round, self.channel.log)
 
     async def poll_round(self) -> int:
         """Read every meter once (within the channel's session attempts); return the readings handed over."""
