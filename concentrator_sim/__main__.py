@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("--version", choices=("2013", "2009"), help="protocol profile (default 2013: heartbeat with clock)")
     add("--tz", help="terminal time zone (default Asia/Shanghai)")
     add("--fail-fraction", type=float, metavar="F", help="share of meters that fail, 0..1 (default 0)")
+    add("--as-of", metavar="ISO", help='start the simulated clock here, e.g. "2026-11-20T23:50:00+08:00"')
+    add("--speed", type=float, metavar="X", help="simulated seconds per real second (default 1)")
+    add("--history-days", type=int, metavar="N", help="days of frozen history before --as-of (default 31)")
     add("--duration", type=float, metavar="SECONDS", help="stop after this long (default: until SIGTERM)")
     add("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="stderr log level")
     return parser

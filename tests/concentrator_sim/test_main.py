@@ -6,6 +6,7 @@ import asyncio
 import json
 import signal
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,19 @@ def test_flags_override_the_file(tmp_path: Path) -> None:
     assert (config.port, config.meters_per_concentrator, config.version) == (7000, 12, "2009")  # from the file
     assert (config.concentrators, config.heartbeat_s, config.fail_fraction) == (3, 5.0, 0.1)  # from the flags
     assert config.a1 == "4403"  # default
+
+
+def test_time_flags_and_keys(tmp_path: Path) -> None:
+    path = tmp_path / "sim.toml"
+    path.write_text('timed_report = true\nkind = "load"\nhistory_days = 5\n')
+    config = _config("--config", str(path), "--as-of", "2026-11-20T23:50:00+08:00", "--speed", "600")
+    assert (config.timed_report, config.kind, config.history_days, config.speed) == (True, "load", 5, 600.0)
+    assert config.start_time == datetime.fromisoformat("2026-11-20T23:50:00+08:00")
+    with pytest.raises(FleetConfigError, match="as_of"):
+        _config("--as-of", "2026-11-20T23:50:00")  # no UTC offset
+    path.write_text("timed_report = 1\n")
+    with pytest.raises(FleetConfigError, match="timed_report: must be true or false"):
+        _config("--config", str(path))
 
 
 def test_file_errors_name_the_file_and_key(tmp_path: Path) -> None:
