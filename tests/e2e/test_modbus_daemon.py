@@ -43,23 +43,13 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def write_config(tmp_path: Path, port: int, dead_port: int, dsn: str = "") -> Path:
+def write_config(tmp_path: Path, port: int, dead_port: int) -> Path:
     timing = (
         "interval_s = 0.2\njitter = 0\ntimeout_s = 0.5\nretries = 0\nreconnect_base_s = 0.05\nreconnect_cap_s = 0.2"
     )
     path = tmp_path / "headend.toml"
     path.write_text(
         f"""
-[server]
-host = "127.0.0.1"
-port = 0
-[metrics]
-enabled = false
-[storage]
-dsn = "{dsn}"
-sqlite_path = "{tmp_path / "h.sqlite3"}"
-spool_path = "{tmp_path / "spool.sqlite3"}"
-
 [[modbus.devices]]
 id = "meter-1"
 host = "127.0.0.1"
@@ -109,7 +99,12 @@ async def run_daemon(tmp_path: Path, dsn: str = "") -> Path:
     """Run the daemon until a second round of every live device is stored (as duplicates); return the config."""
     devices = [sim_device(1, holding=HOLDING), sim_device(2, inputs=INPUTS)]
     async with tcp_server(devices) as server:
-        config = load_config(write_config(tmp_path, server.port, free_port(), dsn), environ={})
+        daemon = {
+            "server": {"host": "127.0.0.1", "port": 0},
+            "metrics": {"enabled": False},
+            "storage": {"dsn": dsn, "sqlite_path": tmp_path / "h.sqlite3", "spool_path": tmp_path / "spool.sqlite3"},
+        }
+        config = load_config(write_config(tmp_path, server.port, free_port()), environ={}, overrides=daemon)
         app = HeadendApp(config, now=lambda: NOW)
         await app.start()
         try:

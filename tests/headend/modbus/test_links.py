@@ -5,8 +5,7 @@ without holding up the others, and a device that goes away and comes back is rea
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -16,7 +15,7 @@ from headend.channels.modbus import ModbusDevicePoll, ModbusDevices, ModbusLink
 from headend.config import ModbusConfig, ModbusDeviceConfig, ModbusRegisterConfig
 from headend.metrics import Metrics
 from headend.readings import Quality, Reading
-from tests.headend.direct.helpers import DEADLINE_S, eventually
+from tests.headend.direct.helpers import DEADLINE_S, eventually, running
 from tests.headend.modbus.servers import Silencer, rtu_server, sim_device, start_tcp_server, tcp_server
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -67,17 +66,6 @@ class FakeClock:
         return self.t
 
 
-@asynccontextmanager
-async def up(link: ModbusLink) -> AsyncIterator[ModbusLink]:
-    link.start()
-    try:
-        async with asyncio.timeout(DEADLINE_S):
-            await link.wait_up()
-        yield link
-    finally:
-        await link.stop()
-
-
 def requests(metrics: Metrics, transport: str, result: str) -> float:
     value = metrics.registry.get_sample_value(
         "headend_modbus_requests_total", {"transport": transport, "result": result}
@@ -107,7 +95,7 @@ async def test_tcp_device_read_exactly() -> None:
     metrics, sink = Metrics(), Sink()
     async with tcp_server([sim_device(1, HOLDING, INPUTS)]) as server:
         config = device(server.port)
-        async with up(ModbusLink(config, metrics)) as link:
+        async with running(ModbusLink(config, metrics)) as link:
             poll = ModbusDevicePoll(config, link, metrics, sink, now=lambda: NOW)
             assert await poll.poll_round() == 4
     assert as_rows(sink.readings) == expected("dev1", "modbus-tcp unit 1")
@@ -121,7 +109,7 @@ async def test_exception_response_costs_only_its_entry() -> None:
     missing = ModbusRegisterConfig(name="voltage.a", address=500, type="uint16", scale="0.1", unit="V")
     async with tcp_server([sim_device(1, HOLDING, INPUTS)]) as server:
         config = device(server.port, registers=[missing, *REGISTERS])
-        async with up(ModbusLink(config, metrics)) as link:
+        async with running(ModbusLink(config, metrics)) as link:
             poll = ModbusDevicePoll(config, link, metrics, sink, now=lambda: NOW)
             assert await poll.poll_round() == 4
             assert poll.failures == 0
@@ -136,7 +124,7 @@ async def test_silent_unit_behind_a_gateway_is_backed_off() -> None:
         server.silencer.silent.add(2)
         live_config = device(server.port, 1)
         dead_config = device(server.port, 2, timeout_s=0.2, backoff_base_s=60, backoff_cap_s=600)
-        async with up(ModbusLink(live_config, metrics)) as link:
+        async with running(ModbusLink(live_config, metrics)) as link:
             live = ModbusDevicePoll(live_config, link, metrics, live_sink, now=lambda: NOW, clock=clock)
             dead = ModbusDevicePoll(dead_config, link, metrics, dead_sink, now=lambda: NOW, clock=clock)
             assert await dead.poll_round() == 0
@@ -198,7 +186,7 @@ async def test_device_down_then_up_again() -> None:
     link = ModbusLink(config, metrics)
     poll = ModbusDevicePoll(config, link, metrics, sink, now=lambda: NOW)
     try:
-        async with up(link):
+        async with running(link):
             assert await poll.poll_round() == 4
             await server.stop()
             await eventually(lambda: not link.is_up, "the link notices the server went away")
@@ -244,7 +232,7 @@ async def test_rtu_bus_over_a_pty() -> None:
     async with rtu_server([sim_device(7, HOLDING, INPUTS), sim_device(8, HOLDING, INPUTS)], silencer=silencer) as path:
         live_config = device(path, 7, transport="rtu", host="")
         dead_config = device(path, 8, transport="rtu", host="", timeout_s=0.2)
-        async with up(ModbusLink(live_config, metrics)) as link:
+        async with running(ModbusLink(live_config, metrics)) as link:
             live = ModbusDevicePoll(live_config, link, metrics, sink, now=lambda: NOW)
             dead = ModbusDevicePoll(dead_config, link, metrics, sink, now=lambda: NOW)
             assert await dead.poll_round() == 0
