@@ -43,12 +43,19 @@ class Silencer:
     def __init__(self, unit_at: int) -> None:
         self.unit_at = unit_at
         self.silent: set[int] = set()
+        #: responses still to drop, whatever the unit (a reply lost on the line)
+        self.drop_next = 0
         self.answered = 0
+        self.received = 0  #: chunks of request bytes received
 
     def __call__(self, sending: bool, data: bytes) -> bytes:
         if not sending:
+            self.received += 1
             return data
         if len(data) > self.unit_at and data[self.unit_at] in self.silent:
+            return b""
+        if self.drop_next:
+            self.drop_next -= 1
             return b""
         self.answered += 1
         return data

@@ -240,3 +240,35 @@ async def test_rtu_bus_over_a_pty() -> None:
             assert await dead.poll_round() == 0  # backed off
     assert as_rows(sink.readings) == expected("dev7", "modbus-rtu unit 7")
     assert (requests(metrics, "rtu", "ok"), requests(metrics, "rtu", "timeout")) == (4, 1)
+
+
+async def test_a_lost_reply_is_requested_again_within_the_retries() -> None:
+    metrics, sink = Metrics(), Sink()
+    async with tcp_server([sim_device(1, HOLDING, INPUTS)]) as server:
+        config = device(server.port, retries=1, timeout_s=0.3, registers=REGISTERS[:1])
+        async with running(ModbusLink(config, metrics)) as link:
+            poll = ModbusDevicePoll(config, link, metrics, sink, now=lambda: NOW)
+            server.silencer.drop_next = 1
+            assert await poll.poll_round() == 1  # the second attempt is answered
+            server.silencer.drop_next = 2
+            assert await poll.poll_round() == 0  # both attempts lost: no answer
+    assert (requests(metrics, "tcp", "ok"), requests(metrics, "tcp", "timeout")) == (1, 1)
+    assert [r.value for r in sink.readings] == [Decimal("1234.56")]
+
+
+async def test_a_request_fails_as_soon_as_its_connection_goes() -> None:
+    metrics, sink = Metrics(), Sink()
+    server = await start_tcp_server([sim_device(1, HOLDING, INPUTS)])
+    server.silencer.silent.add(1)
+    config = device(server.port, timeout_s=30)
+    try:
+        async with running(ModbusLink(config, metrics)) as link:
+            poll = ModbusDevicePoll(config, link, metrics, sink, now=lambda: NOW)
+            round_ = asyncio.create_task(poll.poll_round())
+            await eventually(lambda: server.silencer.received >= 1, "the request reached the server")
+            await server.stop()
+            async with asyncio.timeout(DEADLINE_S):  # far less than the 30 s response timeout
+                assert await round_ == 0
+    finally:
+        await server.stop()
+    assert (requests(metrics, "tcp", "closed"), requests(metrics, "tcp", "timeout")) == (1, 0)
