@@ -1,0 +1,174 @@
+"""Backfill (补抄) and the success rate over loopback TCP against a scripted concentrator, on both stores: missing
+(meter, freeze date) pairs found from storage, AFN0D F161 with Td_d = freeze date − 1 at BACKFILL priority within
+the per-terminal budget, values stored as ``backfilled``, failures recorded with their reason, success rows
+first-pass vs final."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import date, datetime
+from decimal import Decimal
+
+import pytest
+
+from headend.collection.archive import Archive, ArchiveEntry
+from headend.collection.backfill import Backfill, BackfillResult
+from headend.collection.success import FailureLog, SuccessRate
+from headend.config_collection import BackfillConfig
+from headend.storage.collection import MissingMeter
+from protocols.gdw376 import messages
+from protocols.gdw376.layout import Record
+from protocols.gdw376.link import Address, Dir
+from protocols.gdw376.units import DataUnit, decode_units
+from tests.headend.scripted_terminal import ScriptedTerminal
+from tests.headend.storage import conftest as storage_fixtures
+from tests.headend.storage.conftest import Backend
+from tests.headend.storage.helpers import TZ, reading
+from tests.headend.test_terminal_server import Harness, make_server
+
+backend = storage_fixtures.backend
+migrated = storage_fixtures.migrated
+
+A = Address("4403", 12)
+T, T2 = A.terminal, "4403:00013"
+NOW = datetime(2024, 5, 4, 10, 0, tzinfo=TZ)
+MAY2, MAY3, MAY4 = date(2024, 5, 2), date(2024, 5, 3), date(2024, 5, 4)
+DAILY = "daily.energy.active.forward"
+ARCHIVE = Archive([*(ArchiveEntry(T, pn, f"{pn:012d}") for pn in range(1, 6)), ArchiveEntry(T2, 1, "000000000101")])
+
+
+def value(pn: int, td_d: date) -> Decimal:
+    return Decimal(f"{pn}{td_d.day:02d}.1234")
+
+
+class Concentrator:
+    """AFN0D F161: values for points 1–3, EE for point 4, nothing for point 5; every request for Td_d 1 May is
+    denied."""
+
+    def __init__(self, terminal: ScriptedTerminal) -> None:
+        self.terminal = terminal
+        self.asked: list[tuple[date, list[int]]] = []
+
+    async def serve(self) -> None:
+        while True:
+            request = await self.terminal.frames.get()
+            units = decode_units(request.afn, request.data, Dir.DOWN)
+            td_d: date = units[0].value["td_d"]  # type: ignore[index]
+            self.asked.append((td_d, [u.pn for u in units]))
+            if td_d == date(2024, 5, 1):
+                self.terminal.send(messages.deny(request))
+                continue
+            answer = [
+                DataUnit(u.pn, 161, Record({"td_d": td_d, "read_time": datetime(2024, 5, 4, 0, 5), "m": 1,
+                                             "values": [value(u.pn, td_d) if u.pn < 4 else None] * 2}))
+                for u in units
+                if u.pn < 5
+            ]  # fmt: skip
+            self.terminal.send(messages.response(request, answer))
+
+
+@pytest.fixture
+async def harness() -> AsyncIterator[Harness]:
+    h = make_server()
+    await h.server.start()
+    yield h
+    await h.server.stop()
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=TZ)
+
+
+async def _backfill(harness: Harness, store: Backend, **config: int) -> tuple[BackfillResult, Concentrator, Backfill]:
+    await store.store.write(
+        [reading(1, register=DAILY, ts=_midnight(d)) for d in (MAY2, MAY3, MAY4)]
+        + [reading(2, register=DAILY, ts=_midnight(d)) for d in (MAY3, MAY4)]
+    )
+    terminal = ScriptedTerminal(A)
+    await terminal.connect(harness.server.port)
+    try:
+        await terminal.login()
+        await harness.online(A)
+        concentrator = Concentrator(terminal)
+        server = asyncio.create_task(concentrator.serve())
+        backfill = Backfill(
+            BackfillConfig(**config),
+            ARCHIVE,
+            store.store,
+            harness.registry,
+            submit=store.store.write,
+            zone=TZ,
+            metrics=harness.metrics,
+            failures=FailureLog(),
+            now=lambda: NOW,
+        )
+        try:
+            result = await backfill.run()
+        finally:
+            server.cancel()
+            await asyncio.gather(server, return_exceptions=True)
+    finally:
+        await terminal.close()
+    return result, concentrator, backfill
+
+
+async def test_missing_days_are_backfilled_and_the_success_rate_says_why(harness: Harness, migrated: Backend) -> None:
+    result, concentrator, backfill = await _backfill(harness, migrated, points_per_request=2)
+    assert result.missing == 1 + 3 * 3 + 3  # meter 2 on 2 May, meters 3–5 every day, the offline terminal's
+    # newest day first, days in turn, 2 points per request, Td_d = freeze date − 1
+    assert concentrator.asked == [
+        (date(2024, 5, 3), [3, 4]),
+        (date(2024, 5, 2), [3, 4]),
+        (date(2024, 5, 1), [2, 3]),
+        (date(2024, 5, 3), [5]),
+        (date(2024, 5, 2), [5]),
+        (date(2024, 5, 1), [4, 5]),
+    ]
+    assert result.filled == {("000000000003", MAY4), ("000000000003", MAY3)}
+    assert result.failed == {"meter_not_answering": 4, "denied": 4, "terminal_offline": 3}
+    days = await migrated.store.frozen_days(MAY2, date(2024, 5, 5))
+    assert days[("000000000003", MAY3)] is False  # backfilled, not first pass
+    assert days[("000000000001", MAY3)] is True
+    stored = migrated.plain(
+        "SELECT CAST(value AS TEXT), quality, source FROM frozen_readings"
+        " WHERE meter = '000000000003' AND tariff = 0 ORDER BY ts"
+    )
+    assert stored == [
+        ("302.1234", "backfilled", "gdw376.1 AFN0D F161"),
+        ("303.1234", "backfilled", "gdw376.1 AFN0D F161"),
+    ]
+    assert harness.sample("headend_backfill_requests_total", result="denied") == 2
+
+    success = SuccessRate(
+        ARCHIVE,
+        migrated.store,
+        metrics=harness.metrics,
+        failures=backfill.failures,
+        online=lambda: {T},
+        now=lambda: NOW,
+    )
+    rows, missing = await success.update(MAY3)
+    assert [(r.terminal, r.expected, r.complete_first_pass, r.complete) for r in rows] == [
+        ("", 6, 2, 3),
+        (T, 5, 2, 3),
+        (T2, 1, 0, 0),
+    ]
+    assert [(m.terminal, m.pn, m.meter, m.reason) for m in missing] == [
+        (T, 4, "000000000004", "meter_not_answering"),
+        (T, 5, "000000000005", "meter_not_answering"),
+        (T2, 1, "000000000101", "terminal_offline"),
+    ]
+    assert harness.sample("headend_collection_success_ratio", **{"pass": "first"}) == 2 / 6
+    assert harness.sample("headend_collection_success_ratio", **{"pass": "final"}) == 3 / 6
+    stored_rows, stored_missing = await migrated.store.load_success(MAY3, terminal=T2)
+    assert [(r.terminal, r.complete) for r in stored_rows] == [("", 3), (T2, 0)]
+    assert stored_missing == [MissingMeter(MAY3, T2, 1, "000000000101", "terminal_offline", "not logged in")]
+    _, denied = await success.update(MAY2)
+    assert {(m.pn, m.reason) for m in denied if m.terminal == T} == {(p, "denied") for p in (2, 3, 4, 5)}
+
+
+async def test_effort_per_terminal_is_bounded(harness: Harness, migrated: Backend) -> None:
+    result, concentrator, _ = await _backfill(harness, migrated, points_per_request=2, max_requests_per_terminal=2)
+    assert result.requests == len(concentrator.asked) == 2
+    assert concentrator.asked == [(date(2024, 5, 3), [3, 4]), (date(2024, 5, 2), [3, 4])]
