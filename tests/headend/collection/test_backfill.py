@@ -80,7 +80,9 @@ def _midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=TZ)
 
 
-async def _backfill(harness: Harness, store: Backend, **config: int) -> tuple[BackfillResult, Concentrator, Backfill]:
+async def _backfill(
+    harness: Harness, store: Backend, config: BackfillConfig
+) -> tuple[BackfillResult, Concentrator, Backfill]:
     await store.store.write(
         [reading(1, register=DAILY, ts=_midnight(d)) for d in (MAY2, MAY3, MAY4)]
         + [reading(2, register=DAILY, ts=_midnight(d)) for d in (MAY3, MAY4)]
@@ -93,7 +95,7 @@ async def _backfill(harness: Harness, store: Backend, **config: int) -> tuple[Ba
         concentrator = Concentrator(terminal)
         server = asyncio.create_task(concentrator.serve())
         backfill = Backfill(
-            BackfillConfig(**config),
+            config,
             ARCHIVE,
             store.store,
             harness.registry,
@@ -114,7 +116,7 @@ async def _backfill(harness: Harness, store: Backend, **config: int) -> tuple[Ba
 
 
 async def test_missing_days_are_backfilled_and_the_success_rate_says_why(harness: Harness, migrated: Backend) -> None:
-    result, concentrator, backfill = await _backfill(harness, migrated, points_per_request=2)
+    result, concentrator, backfill = await _backfill(harness, migrated, BackfillConfig(points_per_request=2))
     assert result.missing == 1 + 3 * 3 + 3  # meter 2 on 2 May, meters 3–5 every day, the offline terminal's
     # newest day first, days in turn, 2 points per request, Td_d = freeze date − 1
     assert concentrator.asked == [
@@ -169,6 +171,8 @@ async def test_missing_days_are_backfilled_and_the_success_rate_says_why(harness
 
 
 async def test_effort_per_terminal_is_bounded(harness: Harness, migrated: Backend) -> None:
-    result, concentrator, _ = await _backfill(harness, migrated, points_per_request=2, max_requests_per_terminal=2)
+    result, concentrator, _ = await _backfill(
+        harness, migrated, BackfillConfig(points_per_request=2, max_requests_per_terminal=2)
+    )
     assert result.requests == len(concentrator.asked) == 2
     assert concentrator.asked == [(date(2024, 5, 3), [3, 4]), (date(2024, 5, 2), [3, 4])]
