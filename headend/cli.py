@@ -206,5 +206,9 @@ for _command in METER_COMMANDS:
 
 main.add_command(encode)
 
+from headend.cli_report import report  # noqa: E402  (headend report success)
+
+main.add_command(report)
+
 if __name__ == "__main__":  # pragma: no cover
     main()
