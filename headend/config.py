@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from headend.config_collection import ArchiveConfig, BackfillConfig, TimeSyncConfig
 from headend.errors import ConfigError, ConfigProblem
 
 ENV_PREFIX = "HEADEND_"
@@ -457,6 +458,9 @@ class Config(_Model):
     logging: LoggingConfig = LoggingConfig()
     direct: DirectConfig = DirectConfig()
     modbus: ModbusConfig = ModbusConfig()
+    archive: ArchiveConfig = ArchiveConfig()
+    timesync: TimeSyncConfig = TimeSyncConfig()
+    backfill: BackfillConfig = BackfillConfig()
 
 
 _POINTS_RE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")

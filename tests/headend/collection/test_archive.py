@@ -201,3 +201,23 @@ async def test_matching_archive_is_left_alone_and_repair_can_be_off(harness: Har
     assert remaining == [Difference(T, 2, "missing", "000000000002", "")]
     assert concentrator.pushes == []
     assert len(events) == 1
+
+
+def test_archive_config_from_toml_and_errors_name_the_key(tmp_path: Path) -> None:
+    from headend.config import load_config
+    from headend.errors import ConfigError
+
+    good = tmp_path / "good.toml"
+    good.write_text(
+        '[[archive.terminals]]\nterminal = "4403:00012"\n[[archive.terminals.meters]]\npn = 3\n'
+        'address = "000000000003"\nct_ratio = "200"\n'
+    )
+    archive = Archive.from_config(load_config(good, environ={}).archive)
+    assert archive.entries() == [ArchiveEntry(T, 3, "000000000003", ct_ratio=Decimal(200), pt_ratio=Decimal(1))]
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        '[[archive.terminals]]\nterminal = "4403:00012"\n[[archive.terminals.meters]]\npn = 3\naddress = "12"\n'
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(bad, environ={})
+    assert [p.key for p in info.value.problems] == ["archive.terminals.0.meters.0.address"]
