@@ -25,6 +25,8 @@ from typing import Any
 from headend.channels.direct import DirectMeters
 from headend.channels.modbus import ModbusDevices
 from headend.channels.tcp_server import TerminalServer
+from headend.collection.engine import CollectionEngine
+from headend.collection.reports import ReportIngest
 from headend.config import Config
 from headend.http import MetricsEndpoint
 from headend.ingest import Ingest
@@ -34,6 +36,7 @@ from headend.scheduling.poll import PollPlan
 from headend.sdnotify import SystemdNotifier
 from headend.sessions.gdw376_station import SessionRegistry
 from headend.storage.base import Store, WriteResult, open_store
+from headend.storage.records import Event
 from headend.storage.spool import Spool
 from headend.storage.writer import SpoolWriter
 
@@ -84,6 +87,8 @@ class HeadendApp:
         self.writer: SpoolWriter | None = None
         self.ingest: Ingest | None = None
         self.poller: PollPlan | None = None
+        self.collector: CollectionEngine | None = None
+        self.reports: ReportIngest | None = None
         self.direct: DirectMeters | None = None
         self.modbus: ModbusDevices | None = None
         self.server: TerminalServer | None = None
@@ -111,6 +116,19 @@ class HeadendApp:
         self.ingest = Ingest(self.spool, self.metrics, on_durable=self._durable)
         self.ingest.start()
         self.poller = PollPlan(cfg.collection, self.registry, self.metrics, self.submit, now=self.now)
+        # frozen data, curves, events and terminal-initiated reports (docs/collection.md "Plans")
+        self.reports = ReportIngest(
+            self.submit, self.metrics, zone=cfg.collection.zone, now=self.now, event_sink=self._store_events
+        )
+        self.collector = CollectionEngine(
+            cfg.collection,
+            self.registry,
+            self.metrics,
+            self.submit,
+            now=self.now,
+            limit=self.poller.limit,
+            reports=self.reports,
+        )
         # meters on serial ports, serial device servers and modems (docs/direct-meters.md)
         self.direct = DirectMeters(cfg.direct, self.metrics, lambda readings: self.submit(readings), now=self.now)
         self.direct.start()
@@ -118,7 +136,9 @@ class HeadendApp:
         self.modbus = ModbusDevices(cfg.modbus, self.metrics, lambda readings: self.submit(readings), now=self.now)
         self.modbus.start()
         self.server = TerminalServer(cfg.server, cfg.session, self.registry, self.metrics, clock=self.clock)
+        self.server.on_frame.extend((self.collector.on_frame, self.reports.on_frame))
         await self.server.start()
+        self.collector.start()
         if cfg.metrics.enabled:
             self.endpoint = MetricsEndpoint(self.metrics, cfg.metrics.host, cfg.metrics.port, health=self.health)
             await self.endpoint.start()
@@ -141,6 +161,12 @@ class HeadendApp:
         assert self.ingest is not None
         await self.ingest.submit(readings)
 
+    async def _store_events(self, events: Sequence[Event]) -> int:
+        """Terminal events (AFN0E records) straight to the store (the spool carries readings only)."""
+        assert self.store is not None
+        stored: int = await self.store.write_events(events)
+        return stored
+
     async def stop(self, drain_timeout_s: float = 30.0) -> None:
         if self._stopped:
             return
@@ -153,6 +179,10 @@ class HeadendApp:
             await self.server.stop()
         if self.poller is not None:
             await self.poller.stop()
+        if self.collector is not None:
+            await self.collector.stop()
+        if self.reports is not None:
+            await self.reports.stop()
         if self.direct is not None:
             await self.direct.stop()
         if self.modbus is not None:
@@ -229,7 +259,8 @@ class HeadendApp:
             self.metrics.spool_bytes.set(size)
             direct_rounds = self.direct.completed_rounds if self.direct is not None else 0
             direct_rounds += self.modbus.completed_rounds if self.modbus is not None else 0
-            progress = (self.server.frames_in, self.poller.completed_polls + direct_rounds)
+            collected = self.collector.completed_jobs if self.collector is not None else 0
+            progress = (self.server.frames_in, self.poller.completed_polls + direct_rounds + collected)
             # progress, or a quiet system (nothing connected and nothing to write) both count as alive
             if progress != last_progress or (not self.server.connections and depth == 0):
                 self.notifier.watchdog()

@@ -136,7 +136,10 @@ class CollectionEngine:
 
     async def run(self) -> None:
         while True:
-            self.tick()
+            try:
+                self.tick()
+            except Exception:  # a bug in one look at the clock must not stop collection for good
+                _LOGGER.exception("collection tick failed")
             await asyncio.sleep(self._config.tick_s)
 
     def tick(self) -> None:

@@ -1,5 +1,7 @@
-"""The foundation's poll plan: read AFN0C F129 (current forward active energy indications, total + tariffs)
-for the configured measurement points of every online terminal, every ``interval_s``.
+"""The real-time plan: read AFN0C (请求1类数据, Q/GDW 376.1-2009 §5.1.3.12) — by default F129 (current forward
+active energy indications, total + tariffs) — for the configured measurement points of every online terminal,
+every ``interval_s``. The Fn come from the terminal's class (``realtime_fns`` of its plans,
+:func:`headend.collection.plans.plan_for`); an empty list switches real-time reads off for that class.
 
 Spread, not stampede: a terminal's first poll comes at a random offset within ``jitter × interval`` after its
 login, and every later poll is shifted by a random ± ``jitter × interval / 2``, so a fleet that logs in at once
@@ -16,6 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from headend.collect import readings_from_units
+from headend.collection.plans import plan_for
 from headend.config import CollectionConfig
 from headend.errors import ChannelClosed, HeadendError
 from headend.metrics import Metrics
@@ -28,7 +31,6 @@ from protocols.gdw376.link import Afn
 
 _LOGGER = logging.getLogger(__name__)
 
-F129 = 129
 #: points per request: 16 points × F129 with 4 tariffs is ~500 bytes of response, one frame on any link
 POINTS_PER_REQUEST = 16
 
@@ -50,7 +52,8 @@ class PollPlan:
         self._sink = sink
         self._now = now
         self._rng = rng or random.Random()
-        self._limit = asyncio.Semaphore(config.max_concurrent_requests)
+        #: the global cap on requests in flight, shared with the collection engine (headend.collection)
+        self.limit = asyncio.Semaphore(config.max_concurrent_requests)
         self._tasks: dict[TerminalSession, asyncio.Task[None]] = {}
         self.completed_polls = 0  #: progress counter for the watchdog and the demo
         registry.on_online.append(self._online)
@@ -92,14 +95,19 @@ class PollPlan:
                 session.log.warning("poll failed: %s", exc)
 
     async def poll_once(self, session: TerminalSession, *, priority: Priority = Priority.SCHEDULED) -> int:
-        """Read F129 for every configured point of one terminal; return the number of readings spooled."""
+        """Read the real-time Fn for every configured point of one terminal; return the number of readings
+        spooled."""
         self._metrics.polls.inc()
         points = self._config.point_list
+        fns = plan_for(self._config, session.address.a1, session.address.a2).realtime_fns
+        if not fns:
+            return 0
         total = 0
         for start in range(0, len(points), POINTS_PER_REQUEST):
             chunk = points[start : start + POINTS_PER_REQUEST]
-            async with self._limit:
-                units = await session.request(Afn.REQUEST_CLASS1, [(pn, F129) for pn in chunk], priority=priority)
+            items = [(pn, fn) for pn in chunk for fn in fns]
+            async with self.limit:
+                units = await session.request(Afn.REQUEST_CLASS1, items, priority=priority)
             readings = readings_from_units(
                 Afn.REQUEST_CLASS1,
                 units,
