@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -272,3 +273,32 @@ async def test_a_request_fails_as_soon_as_its_connection_goes() -> None:
     finally:
         await server.stop()
     assert (requests(metrics, "tcp", "closed"), requests(metrics, "tcp", "timeout")) == (1, 0)
+
+
+async def test_rtu_port_missing_then_present_then_gone(tmp_path: Path) -> None:
+    """The serial port is a symlink: absent at start (connects fail and are retried), then a live bus, then the
+    bus goes away (the pty closes, as when a USB adapter is unplugged)."""
+    metrics, sink = Metrics(), Sink()
+    port = tmp_path / "ttyMODBUS"
+    config = device(str(port), 7, transport="rtu", host="")
+    link = ModbusLink(config, metrics)
+    poll = ModbusDevicePoll(config, link, metrics, sink, now=lambda: NOW)
+    link.start()
+    try:
+        failed = {"transport": "rtu", "result": "failed"}
+        await eventually(
+            lambda: (metrics.registry.get_sample_value("headend_modbus_connects_total", failed) or 0) >= 2,
+            "connects to the missing port fail and are retried",
+        )
+        async with rtu_server([sim_device(7, HOLDING, INPUTS)]) as path:
+            port.symlink_to(path)
+            await eventually(lambda: link.is_up, "the port appears")
+            assert await poll.poll_round() == 4
+        await eventually(lambda: not link.is_up, "the bus goes away")
+        lost = {"transport": "rtu", "result": "lost"}
+        assert metrics.registry.get_sample_value("headend_modbus_connects_total", lost) == 1
+        assert await poll.poll_round() == 0
+        assert requests(metrics, "rtu", "closed") == 1
+    finally:
+        await link.stop()
+    assert as_rows(sink.readings) == expected("dev7", "modbus-rtu unit 7")
