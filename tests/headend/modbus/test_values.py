@@ -193,3 +193,21 @@ async def test_devices_sharing_a_link_share_one_connection_and_must_agree() -> N
     with pytest.raises(ConfigError) as info:
         build_links(ModbusConfig(devices=disagree), Metrics())
     assert [(p.file, p.key) for p in info.value.problems] == [("modbus.devices.5", "baud")]
+
+
+@given(
+    st.lists(st.integers(-1, 0x10001), max_size=5),
+    st.sampled_from(["uint16", "int16", "uint32", "int32", "float32", "uint64", "int64", "float64"]),
+    st.sampled_from(["big", "little"]),
+    st.sampled_from(["big", "little"]),
+)
+def test_any_registers_give_a_value_or_a_decode_error(
+    registers: list[int], kind: str, word_order: str, byte_order: str
+) -> None:
+    spec = entry(type=kind, word_order=word_order, byte_order=byte_order, scale="0.01")
+    try:
+        value = decode_registers(registers, spec)
+    except RegisterDecodeError:
+        assert len(registers) != spec.words or any(not 0 <= r <= 0xFFFF for r in registers)
+    else:
+        assert value is None or value.is_finite()
