@@ -54,6 +54,8 @@ class FleetConfig:
     tz: str = "Asia/Shanghai"  #: terminal local time zone (clock, read times, load shapes)
     fail_fraction: float = 0.0  #: share of meters that answer "no value" (EE) or are denied
     clock_drift_s: float = 0.0  #: terminal clocks run this many seconds ahead (negative: behind)
+    drift_fraction: float = 1.0  #: share of terminals whose clocks drift (picked from the seed); the rest are right
+    drift_per_day_s: float = 0.0  #: drifting clocks gain this many seconds per simulated day (negative: lose)
     deny_with: Literal["f2", "f3"] = "f2"  #: deny unanswerable reads with AFN00 F2, or F3 per item
     connect_rate: float = 200.0  #: terminals started per second (connect ramp)
     response_timeout_s: float = 10.0  #: wait for the master's confirm before retransmitting
@@ -100,7 +102,7 @@ class FleetConfig:
             need(getattr(self, key) >= 0, key, "must not be negative")
         for key in ("tick_s", "speed"):
             need(getattr(self, key) > 0, key, "must be positive")
-        for key in ("offline_fraction", "lost_fraction"):
+        for key in ("offline_fraction", "lost_fraction", "drift_fraction"):
             need(0.0 <= getattr(self, key) <= 1.0, key, "must be between 0 and 1")
         need(self.history_days >= 0, "history_days", "must not be negative")
         need(self.kind in ("concentrator", "load"), "kind", 'must be "concentrator" or "load"')
@@ -179,6 +181,12 @@ def choose_failures(config: FleetConfig) -> dict[tuple[int, int], Failure]:
     }
 
 
+def choose_drifting(config: FleetConfig) -> set[int]:
+    """A2 of the terminals whose clocks drift: ``round(drift_fraction × concentrators)`` picked from the seed."""
+    a2s = range(config.a2_start, config.a2_start + config.concentrators)
+    return set(random.Random(f"drift/{config.seed}").sample(a2s, round(config.drift_fraction * len(a2s))))
+
+
 class SimClock:
     """A simulated clock: ``start`` + real elapsed time × ``speed`` (aware UTC). ``advance`` jumps it ahead."""
 
@@ -248,6 +256,7 @@ class Fleet:
         self.scenarios = {**choose_scenarios(config, config.start_time or clock()), **(scenarios or {})}
         tz = ZoneInfo(config.tz)
         timing = config.timing
+        drifting = choose_drifting(config)
         pns = range(1, config.meters_per_concentrator + 1)
         self.terminals: list[SimTerminal] = []
         for a2 in range(config.a2_start, config.a2_start + config.concentrators):
@@ -258,7 +267,8 @@ class Fleet:
                 tz=tz,
                 seed=config.seed,
                 failing_pns={pn: f for (t, pn), f in self.failing.items() if t == a2},
-                clock_drift=timedelta(seconds=config.clock_drift_s),
+                clock_drift=timedelta(seconds=config.clock_drift_s) if a2 in drifting else timedelta(0),
+                drift_per_day=timedelta(seconds=config.drift_per_day_s) if a2 in drifting else timedelta(0),
                 deny_with=config.deny_with,
                 served_log=FLEET_SERVED_LOG,
                 scenario=self.scenarios[a2],

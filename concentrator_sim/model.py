@@ -458,6 +458,7 @@ class TerminalModel:
         seed: int = 0,
         failing_pns: Mapping[int, Failure] | None = None,
         clock_drift: timedelta = timedelta(0),
+        drift_per_day: timedelta = timedelta(0),
         deny_with: Literal["f2", "f3"] = "f2",
         max_user_data: int = MAX_RESPONSE_USER_DATA,
         served_log: int = SERVED_LOG,
@@ -472,6 +473,10 @@ class TerminalModel:
         self.seed = seed
         self.failing_pns: dict[int, Failure] = dict(failing_pns or {})
         self.clock_drift = clock_drift
+        #: the clock gains this much per day of true time (negative: loses), from the first look at the clock
+        #: or the last time sync (a quartz RTC's error accumulates)
+        self.drift_per_day = drift_per_day
+        self._drift_since: datetime | None = None
         self.deny_with = deny_with
         self.max_user_data = max_user_data
         self.scenario = scenario or Scenario()
@@ -497,7 +502,15 @@ class TerminalModel:
         """The terminal clock (终端日历时钟) at ``now``: naive local time in ``tz``, whole seconds."""
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
-        return (now + self.clock_drift).astimezone(self.tz).replace(tzinfo=None, microsecond=0)
+        return (now + self.drift(now)).astimezone(self.tz).replace(tzinfo=None, microsecond=0)
+
+    def drift(self, now: datetime) -> timedelta:
+        """How far the terminal clock is ahead of true time at ``now`` (negative: behind)."""
+        if not self.drift_per_day:
+            return self.clock_drift
+        if self._drift_since is None:
+            self._drift_since = now
+        return self.clock_drift + self.drift_per_day * ((now - self._drift_since) / timedelta(days=1))
 
     def local(self, now: datetime) -> datetime:
         """``now`` (aware) as naive local time in ``tz`` — true time, not the (drifting) terminal clock."""
@@ -639,10 +652,11 @@ class TerminalModel:
         units = decode_units(frame.afn, frame.data, Dir.DOWN)
         if not units or any(u.pn != 0 or u.fn != F31_TIME_SYNC for u in units):
             return [self._deny(frame, [])]
-        before = self.clock_drift
+        before = self.drift(now)
         for unit in units:
             set_to: datetime = _body(unit)["clock"]
             self.clock_drift = self.aware(set_to) - now.replace(microsecond=0)
+            self._drift_since = now
         self.time_syncs.append((before, self.clock_drift))
         return [self._confirm(frame)]
 

@@ -241,3 +241,15 @@ def test_load_terminal_reports_the_sum_of_its_meters_power() -> None:
     assert abs(group.value["power"] - total) < total / 100  # type: ignore[index]
     assert abs(p1.value["p_total"] - powers[0]) < Decimal("0.0001")  # type: ignore[index]
     assert abs(p2.value["p_total"] - powers[1]) < Decimal("0.0001")  # type: ignore[index]
+
+
+def test_a_drifting_clock_gains_per_day_until_synchronised_then_gains_again() -> None:
+    model = _model(clock_drift=timedelta(seconds=10), drift_per_day=timedelta(seconds=4))
+    local = datetime(2025, 6, 10, 2, 0)  # NOW in Shanghai
+    assert model.clock(NOW) == local + timedelta(seconds=10)
+    assert model.clock(NOW + timedelta(days=2)) == local + timedelta(days=2, seconds=18)
+    synced_at = NOW + timedelta(days=2)
+    sync = parse_frame(messages.time_sync(TERMINAL, local + timedelta(days=2), next(_PSEQ)))
+    model.handle(sync, synced_at)
+    assert model.time_syncs == [(timedelta(seconds=18), timedelta(0))]
+    assert model.clock(synced_at + timedelta(hours=12)) == local + timedelta(days=2, hours=12, seconds=2)

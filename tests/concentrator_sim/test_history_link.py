@@ -202,3 +202,11 @@ async def test_fleet_served_daily_is_what_the_terminals_sent(master: MasterStub)
         ("4403:00002", 2, 7), ("4403:00002", 2, 8), ("4403:00002", 2, 9),
     }  # fmt: skip
     assert fleet.stats()["daily_served"] == len(keys)
+
+
+def test_drift_fraction_picks_the_drifting_terminals() -> None:
+    config = FleetConfig(concentrators=10, clock_drift_s=120, drift_fraction=0.3, drift_per_day_s=2)
+    fleet = Fleet(config)
+    drifts = [t.model.clock_drift for t in fleet.terminals]
+    assert sorted(drifts) == [timedelta(0)] * 7 + [timedelta(seconds=120)] * 3
+    assert {t.model.drift_per_day for t in fleet.terminals if t.model.clock_drift} == {timedelta(seconds=2)}
