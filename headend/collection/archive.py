@@ -34,6 +34,7 @@ from headend.sessions.priority import Priority
 from headend.storage.base import Store
 from headend.storage.collection import StoredArchive
 from headend.storage.records import Event, EventOrigin, MeasurementPoint, MeterInfo, MeterRatio, Severity, TerminalInfo
+from protocols.errors import Gdw376Denied
 from protocols.gdw376.auth import Authenticator
 from protocols.gdw376.layout import Record
 from protocols.gdw376.link import Afn
@@ -269,11 +270,15 @@ class ArchiveSync:
     async def read(
         self, session: TerminalSession, pns: Sequence[int], *, priority: Priority = Priority.SCHEDULED
     ) -> list[ArchiveEntry]:
-        """AFN0A F10 for the 序号 ``pns`` (= measurement points in this archive), ``config.batch`` per request."""
+        """AFN0A F10 for the 序号 ``pns`` (= measurement points in this archive), ``config.batch`` per request. A
+        deny (AFN00 F2) means the terminal has none of them."""
         found: list[ArchiveEntry] = []
         for start in range(0, len(pns), self.config.batch):
             query = Record({"indexes": list(pns[start : start + self.config.batch])})
-            units = await session.request_units(Afn.QUERY_PARAM, [DataUnit(0, F10, query)], priority=priority)
+            try:
+                units = await session.request_units(Afn.QUERY_PARAM, [DataUnit(0, F10, query)], priority=priority)
+            except Gdw376Denied:
+                continue  # none of these 序号 configured: terminals deny rather than answer n = 0
             for unit in units:
                 if unit.fn == F10 and isinstance(unit.value, Record):
                     found.extend(ArchiveEntry.from_f10(session.terminal, r) for r in unit.value["meters"])
