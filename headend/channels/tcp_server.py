@@ -223,10 +223,7 @@ class TerminalServer:
             _LOGGER.warning("%s: AFN02 %s before login; ignored", conn.name, sorted(fns))
         elif F_HEARTBEAT in fns:
             for unit in units:
-                clock = getattr(unit.value, "clock", None)
-                if clock is not None:
-                    conn.session.version = "2013"
-                    conn.session.last_heartbeat_clock = clock
+                conn.session.observe_heartbeat(getattr(unit.value, "clock", None))
             self.metrics.heartbeats.inc()
             self._reply(conn, messages.confirm(frame))
         elif F_LOGOUT in fns:
@@ -246,6 +243,7 @@ class TerminalServer:
             metrics=self.metrics,
             peer=conn.peer,
             clock=self.clock,
+            strict=self.config.strict,
         )
         conn.session = session
         self._reply(conn, messages.confirm(frame))

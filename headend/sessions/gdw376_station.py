@@ -31,6 +31,7 @@ from protocols.errors import Gdw376Denied, ProtocolError
 from protocols.gdw376 import messages
 from protocols.gdw376.auth import Authenticator
 from protocols.gdw376.link import Address, Afn, LinkFrame
+from protocols.gdw376.profile import Profile
 from protocols.gdw376.reassembly import (
     Accepted,
     Completed,
@@ -78,6 +79,7 @@ class TerminalSession:
         metrics: Metrics,
         peer: str = "",
         clock: Callable[[], float] = time.monotonic,
+        strict: bool = False,
     ) -> None:
         self.address = address.with_msa(0)  # identity; requests carry our MSA
         self.terminal = address.terminal
@@ -92,10 +94,24 @@ class TerminalSession:
         self._pfc = 0
         self._pending: _Pending | None = None
         self.closed = False
-        self.version = "2009"  # becomes "2013" once a heartbeat carries a clock
+        #: edition and strictness of this terminal (Q/GDW 376.1-2009 until evidence says 1376.1-2013)
+        self.profile = Profile(strict=strict)
         self.logged_in_at = clock()
         self.last_heartbeat_clock: object = None
         self.log = Prefixed(_LOGGER, f"term {self.terminal}")
+
+    @property
+    def version(self) -> str:
+        """ "2009" or "2013": the edition whose data-unit layouts this terminal's frames are decoded with."""
+        return self.profile.edition.value
+
+    def observe_heartbeat(self, clock: object) -> None:
+        """A heartbeat arrived; a clock in it is evidence of a 2013-era terminal (profile never downgrades)."""
+        if clock is not None:
+            self.last_heartbeat_clock = clock
+        self.profile, reason = self.profile.observe_heartbeat(clock is not None)
+        if reason:
+            self.log.info("edition %s: %s", self.profile.edition.value, reason)
 
     def __repr__(self) -> str:
         return f"<TerminalSession {self.terminal} peer={self.peer}>"
@@ -141,7 +157,11 @@ class TerminalSession:
             target = self.address.with_msa(self._msa)
             frame = build(target, pseq)
             loop = asyncio.get_running_loop()
-            pending = _Pending(loop.create_future(), afn, Reassembler(pseq))
+            pending = _Pending(
+                loop.create_future(),
+                afn,
+                Reassembler(pseq, strict=self.profile.strict, edition=self.profile.edition.value),
+            )
             self._pending = pending  # registered before the first byte leaves
             started = self._clock()
             try:
