@@ -29,17 +29,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_DOWN, Decimal
 
-from protocols.gdw376.formats import YearMonth
 from protocols.gdw376.layout import Record
 from protocols.gdw376.units.afn0d import DENSITY_MINUTES
 from protocols.gdw376.units.afn0e import EventReport, record_count
 from protocols.gdw376.units.erc import ERCS, EventRecord
 
-#: AFN0D Fn served from the meter model (the rest is denied).
+#: AFN0D curves and the daily Fn the truth is kept for (frozen Fn served: ``model.FROZEN_FNS``).
 F81_ACTIVE_POWER_CURVE = 81  #: 总有功功率曲线 (A.9 kW)
 F101_FORWARD_ACTIVE_CURVE = 101  #: 正向有功总电能示值曲线 (A.11, 2 decimals)
 F161_DAILY_FORWARD_ACTIVE = 161  #: 日冻结正向有功电能示值（总、费率1～M）(Td_d, A.14)
-F177_MONTHLY_FORWARD_ACTIVE = 177  #: 月冻结正向有功电能示值（总、费率1～M）(Td_m, A.14)
 
 ERC14_POWER = 14  #: 终端停/上电事件
 ERC35_UNKNOWN_METER = 35  #: 发现未知电表事件记录
@@ -179,13 +177,3 @@ class EventLog:
     def confirmed(self, ec1: int) -> None:
         """The master confirmed a push of important events up to counter ``ec1``."""
         self.read1 = ec1
-
-
-def daily_tag_record(day: date, read_time: datetime, values: tuple[Decimal | None, ...]) -> Record:
-    """AFN0D F161-shaped UP value: Td_d, 抄表时间, M, total + tariffs."""
-    return Record({"td_d": day, "read_time": read_time, "m": len(values) - 1, "values": values})
-
-
-def monthly_tag_record(year: int, month: int, read_time: datetime, values: tuple[Decimal | None, ...]) -> Record:
-    """AFN0D F177-shaped UP value: Td_m, 抄表时间, M, total + tariffs."""
-    return Record({"td_m": YearMonth(year, month), "read_time": read_time, "m": len(values) - 1, "values": values})

@@ -53,23 +53,20 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import ROUND_DOWN, Decimal
 from functools import cache, lru_cache
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo
 
 from concentrator_sim.history import (
     F81_ACTIVE_POWER_CURVE,
     F101_FORWARD_ACTIVE_CURVE,
     F161_DAILY_FORWARD_ACTIVE,
-    F177_MONTHLY_FORWARD_ACTIVE,
     EventLog,
     Scenario,
     curve_points,
     daily_freeze_instant,
-    daily_tag_record,
     erc14,
     erc35,
     monthly_freeze_instant,
-    monthly_tag_record,
     truncate,
 )
 from protocols.errors import DecodeError, ProtocolError
@@ -334,6 +331,12 @@ class MeterModel:
         )
 
 
+@cache
+def reactive_factor(seed: int, a1: str, a2: int, pn: int) -> Decimal:
+    """kvarh per kWh of one meter (0.250–0.480, i.e. power factor ≈ 0.97–0.90), stable across processes."""
+    return Decimal(random.Random(f"reactive/{seed}/{a1}/{a2}/{pn}").randint(250, 480)).scaleb(-3)
+
+
 @lru_cache(maxsize=65536)
 def meter_model(seed: int, a1: str, a2: int, pn: int, tz: tzinfo = DEFAULT_TZ) -> MeterModel:
     """The (cached) model of one meter."""
@@ -542,7 +545,13 @@ class TerminalModel:
         today = self.local(now).date()
         if self._last_day is not None and today > self._last_day and self.scenario.timed_report:
             yesterday = today - timedelta(days=1)
-            units = [u for pn in self.meters if (u := self._daily(pn, yesterday, now)) is not None]
+            tag = {"td_d": yesterday}
+            units = [
+                u
+                for pn, meter in self._meters.items()
+                if self.failing_pns.get(pn) is not Failure.DENY
+                and (u := self._frozen(meter, F161_DAILY_FORWARD_ACTIVE, tag, now)) is not None
+            ]
             for chunk in self._chunks(Afn.REQUEST_CLASS2, units):
                 self.outbox.append(Push(Afn.REQUEST_CLASS2, tuple(chunk)))
         self._last_day = today if self._last_day is None else max(self._last_day, today)
@@ -654,7 +663,9 @@ class TerminalModel:
             return [self._deny(frame, [])]
         before = self.drift(now)
         for unit in units:
-            set_to: datetime = _body(unit)["clock"]
+            set_to = _body(unit)["clock"]
+            if not isinstance(set_to, datetime):
+                raise DecodeError("AFN05 F31 without a clock (EE)")
             self.clock_drift = self.aware(set_to) - now.replace(microsecond=0)
             self._drift_since = now
         self.time_syncs.append((before, self.clock_drift))
@@ -738,35 +749,56 @@ class TerminalModel:
         meter = self._meters.get(pn)
         if meter is None or self.failing_pns.get(pn) is Failure.DENY:
             return None
-        if fn == F161_DAILY_FORWARD_ACTIVE:
-            return self._daily(pn, tag["td_d"], now)
-        if fn == F177_MONTHLY_FORWARD_ACTIVE:
-            month = tag["td_m"]
-            instant = monthly_freeze_instant(month.year, month.month)
-            if not self.scenario.recorded(pn, self.aware(instant), now):
-                return None
-            values = self._frozen_values(meter, instant)
-            return DataUnit(pn, fn, monthly_tag_record(month.year, month.month, instant, values))
+        if fn in FROZEN_FNS:
+            return self._frozen(meter, fn, tag, now)
         if fn in (F81_ACTIVE_POWER_CURVE, F101_FORWARD_ACTIVE_CURVE):
             return self._curve(pn, fn, meter, CurveTag(tag["start"], tag["density"], tag["points"]), now)
         return None
 
-    def _frozen_values(self, meter: MeterModel, instant: datetime) -> tuple[Decimal | None, ...]:
+    def _frozen(self, meter: MeterModel, fn: int, tag: Mapping[str, Any], now: datetime) -> DataUnit | None:
+        """A daily (Td_d) or monthly (Td_m) frozen indication unit: F161–F168 / F177–F184 (one quantity each) or
+        F1 / F17 (正向有功, 正向无功, 一象限, 四象限). Freeze instants in :mod:`.history`."""
+        if "td_d" in tag:
+            head: dict[str, Any] = {"td_d": tag["td_d"]}
+            instant = daily_freeze_instant(tag["td_d"])
+        else:
+            head = {"td_m": tag["td_m"]}
+            instant = monthly_freeze_instant(tag["td_m"].year, tag["td_m"].month)
+        if not self.scenario.recorded(meter.pn, self.aware(instant), now):
+            return None
         if self.failing_pns.get(meter.pn) is Failure.NO_VALUE:
             self.counters.no_value += 1
-            return (None,) * (TARIFF_COUNT + 1)
-        self.counters.readings += 1
-        return (meter.energy_kwh(instant), *meter.tariffs_kwh(instant))
+        else:
+            self.counters.readings += 1
+        if fn in (1, 17):
+            body: dict[str, Any] = {
+                name: self._indications(meter, kind, instant)
+                for name, kind in (
+                    ("forward_active", 0),
+                    ("forward_reactive", 1),
+                    ("q1_reactive", 4),
+                    ("q4_reactive", 7),
+                )
+            }
+        else:
+            body = {"values": self._indications(meter, (fn - F161_DAILY_FORWARD_ACTIVE) % 8, instant)}
+        if fn == F161_DAILY_FORWARD_ACTIVE and body["values"][0] is not None:
+            self.served_daily[meter.pn, tag["td_d"]] = body["values"][0]
+        return DataUnit(meter.pn, fn, Record({**head, "read_time": instant, "m": TARIFF_COUNT, **body}))
 
-    def _daily(self, pn: int, day: date, now: datetime) -> DataUnit | None:
-        """AFN0D F161 for Td_d = ``day``: the registers at the midnight ending ``day`` (:mod:`.history`)."""
-        instant = daily_freeze_instant(day)
-        if not self.scenario.recorded(pn, self.aware(instant), now):
-            return None
-        values = self._frozen_values(self._meters[pn], instant)
-        if values[0] is not None:
-            self.served_daily[pn, day] = values[0]
-        return DataUnit(pn, F161_DAILY_FORWARD_ACTIVE, daily_tag_record(day, instant, values))
+    def _indications(self, meter: MeterModel, kind: int, instant: datetime) -> tuple[Decimal | None, ...]:
+        """Total + tariffs of quantity ``kind`` (0 正向有功, 1 正向无功, 2 反向有功, 3 反向无功, 4–7 一～四象限无功)
+        at ``instant``: active from the model; forward reactive = 一象限 = active × the meter's reactive factor (a
+        consumer with an inductive load), cut to A.11's 2 decimals; reverse and the other quadrants stay 0."""
+        if self.failing_pns.get(meter.pn) is Failure.NO_VALUE:
+            return (None,) * (TARIFF_COUNT + 1)
+        if kind == 0:
+            return (meter.energy_kwh(instant), *meter.tariffs_kwh(instant))
+        if kind in (1, 4):
+            factor = reactive_factor(self.seed, meter.a1, meter.a2, meter.pn)
+            tariffs = tuple(truncate(v * factor, 2) for v in meter.tariffs_kwh(instant))
+            return (sum(tariffs, Decimal(0)), *tariffs)
+        return (Decimal(0),) * (TARIFF_COUNT + 1)
 
     def _curve(self, pn: int, fn: int, meter: MeterModel, tag: CurveTag, now: datetime) -> DataUnit | None:
         """F81 总有功功率 (A.9) / F101 正向有功总电能示值 (A.11) at the Td_c points; points the terminal does not
@@ -822,6 +854,10 @@ class TerminalModel:
             items = tuple(ConfirmItem(pn, fn, DENY_ERR) for pn, fn in refused)
             return _confirm_list(frame, ConfirmList(frame.afn, items))
         return messages.deny(frame)
+
+
+#: AFN0D frozen indications served: F1/F17 (日/月冻结 正向有/无功、一/四象限), F161–F168 (日冻结), F177–F184 (月冻结).
+FROZEN_FNS = frozenset({1, 17, *range(161, 169), *range(177, 185)})
 
 
 def _body(unit: DataUnit) -> Record:

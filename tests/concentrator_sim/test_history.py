@@ -8,15 +8,16 @@ import itertools
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from concentrator_sim.history import Scenario, UnknownMeter
 from concentrator_sim.model import Failure, TerminalModel, a2_value, meter_model
+from protocols.errors import ProtocolError
 from protocols.gdw376 import messages
 from protocols.gdw376.formats import YearMonth
 from protocols.gdw376.layout import Record
-from protocols.gdw376.link import Address, Afn, Dir, LinkFrame, parse_frame
+from protocols.gdw376.link import Address, Afn, Control, Dir, LinkFrame, Seq, build_frame, parse_frame
 from protocols.gdw376.units import DataUnit, EnergyIndication, TerminalClock, decode_units
 from protocols.gdw376.units.afn0d import CurveTag, DailyTag, MonthlyTag
 from protocols.gdw376.units.afn0e import EventReport
@@ -253,3 +254,50 @@ def test_a_drifting_clock_gains_per_day_until_synchronised_then_gains_again() ->
     model.handle(sync, synced_at)
     assert model.time_syncs == [(timedelta(seconds=18), timedelta(0))]
     assert model.clock(synced_at + timedelta(hours=12)) == local + timedelta(days=2, hours=12, seconds=2)
+
+
+def test_other_frozen_quantities_follow_the_active_register() -> None:
+    model = _model()
+    day = date(2025, 6, 5)
+    units = {u.fn: u.value for u in _units(_history(model, [(1, fn, DailyTag(day)) for fn in (1, *range(161, 169))]))}
+    assert sorted(units) == [1, *range(161, 169)]
+    active, reactive = units[161]["values"], units[162]["values"]  # type: ignore[index]
+    assert reactive[0] == sum(reactive[1:])
+    assert Decimal("0.25") <= reactive[0] / active[0] <= Decimal("0.49")  # power factor 0.90…0.97
+    assert units[165]["values"] == reactive  # type: ignore[index]  # 一象限 = 正向无功 for a consumer
+    for fn in (163, 164, 166, 167, 168):
+        assert units[fn]["values"] == (0,) * 5  # type: ignore[index]
+    assert units[1]["forward_active"] == active  # type: ignore[index]
+    assert units[1]["forward_reactive"] == units[1]["q1_reactive"] == reactive  # type: ignore[index]
+    (next_day,) = _units(_history(model, [(1, 162, DailyTag(day + timedelta(days=1)))]))
+    assert next_day.value["values"][0] > reactive[0]  # type: ignore[index]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from([0x04, 0x05, 0x0A, 0x0C, 0x0D, 0x0E, 0x01, 0x10]),
+    st.binary(max_size=40),
+    st.integers(0, 15),
+)
+def test_any_request_body_gets_an_answer_that_parses(afn: int, data: bytes, pseq: int) -> None:
+    model = _model()
+    control = Control(Dir.DOWN, True, False, False, 11 if afn in (0x0C, 0x0D, 0x0E, 0x0A) else 10)
+    raw = build_frame(control, TERMINAL, afn, Seq(False, True, True, False, pseq), data)
+    try:
+        request = parse_frame(raw)
+    except ProtocolError:
+        assume(False)  # not a frame (a body too short for its PW): nothing reaches the terminal
+    answer = model.handle(request, NOW)
+    assert answer
+    for frame in _frames(answer):
+        assert frame.afn in (afn, Afn.CONFIRM_DENY)
+        assert frame.seq.seq == pseq or not frame.seq.fir
+        decode_units(frame.afn, frame.data, Dir.UP)
+
+
+def test_time_sync_without_a_clock_is_denied() -> None:
+    model = _model(clock_drift=timedelta(seconds=30))
+    unit = DataUnit(0, 31, Record({"clock": None}))
+    answer = model.handle(parse_frame(messages.command(TERMINAL, Afn.CONTROL, [unit], next(_PSEQ))), NOW)
+    assert _is_denied(answer)
+    assert model.clock_drift == timedelta(seconds=30) and not model.time_syncs
