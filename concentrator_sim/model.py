@@ -73,7 +73,7 @@ from protocols.errors import DecodeError, ProtocolError
 from protocols.gdw376 import messages
 from protocols.gdw376.da_dt import ALL_POINTS, MAX_PN, decode_da, decode_dt, expand_identifier
 from protocols.gdw376.layout import Record
-from protocols.gdw376.link import Address, Afn, Control, Dir, LinkFrame, Seq, build_frame
+from protocols.gdw376.link import Address, Afn, Aux, Control, Dir, LinkFrame, Seq, build_frame
 from protocols.gdw376.units import (
     ConfirmItem,
     ConfirmList,
@@ -304,6 +304,11 @@ class MeterModel:
         """Tariff registers 1..M (尖峰平谷) at ``t``, kWh with the A.14 resolution."""
         return tuple(_ticks_to_kwh(v) for v in self._tariff_ticks(t))
 
+    def registers(self, t: datetime) -> tuple[Decimal, ...]:
+        """Total and tariff registers 1..M at ``t`` (one evaluation of the integrals)."""
+        ticks = self._tariff_ticks(t)
+        return (_ticks_to_kwh(sum(ticks)), *map(_ticks_to_kwh, ticks))
+
     def energy_kwh(self, t: datetime) -> Decimal:
         """Total forward active energy register (正向有功总电能) at ``t``: the sum of the tariff registers."""
         return _ticks_to_kwh(sum(self._tariff_ticks(t)))
@@ -433,7 +438,7 @@ class Push:
     """A report the terminal sends on its own (主动上报, CON=1) until the master confirms it."""
 
     afn: int
-    units: tuple[DataUnit, ...]
+    data: bytes  #: the encoded data units
     ec1: int | None = None  #: for an event push: EC1 up to which a confirm acknowledges the events
 
 
@@ -552,8 +557,8 @@ class TerminalModel:
                 if self.failing_pns.get(pn) is not Failure.DENY
                 and (u := self._frozen(meter, F161_DAILY_FORWARD_ACTIVE, tag, now)) is not None
             ]
-            for chunk in self._chunks(Afn.REQUEST_CLASS2, units):
-                self.outbox.append(Push(Afn.REQUEST_CLASS2, tuple(chunk)))
+            for data in self._chunks(Afn.REQUEST_CLASS2, units):
+                self.outbox.append(Push(Afn.REQUEST_CLASS2, data))
         self._last_day = today if self._last_day is None else max(self._last_day, today)
 
     def power_restored(self, off: datetime, on: datetime) -> None:
@@ -564,7 +569,8 @@ class TerminalModel:
         ring = self.events.add(record)
         if ring == 0 and self.scenario.report_events:
             report = self.events.report(0, self.events.read1, self.events.ec[0])
-            self.outbox.append(Push(Afn.REQUEST_CLASS3, (DataUnit(0, 1, report),), ec1=self.events.ec[0]))
+            data = encode_units(Afn.REQUEST_CLASS3, [DataUnit(0, 1, report)], Dir.UP)
+            self.outbox.append(Push(Afn.REQUEST_CLASS3, data, ec1=self.events.ec[0]))
 
     def push_frame(self, push: Push, pseq: int) -> bytes:
         """The frame of ``push``: C=C4 (DIR=1 PRM=1 FC=4 用户数据), MSA 0, SEQ FIR=FIN=CON=1 (PROTOCOLS.md A.11)."""
@@ -573,7 +579,7 @@ class TerminalModel:
             self.address,
             push.afn,
             Seq(False, True, True, True, pseq & 0x0F),
-            encode_units(push.afn, push.units, Dir.UP),
+            push.data,
         )
 
     def push_confirmed(self, push: Push) -> None:
@@ -793,7 +799,7 @@ class TerminalModel:
         if self.failing_pns.get(meter.pn) is Failure.NO_VALUE:
             return (None,) * (TARIFF_COUNT + 1)
         if kind == 0:
-            return (meter.energy_kwh(instant), *meter.tariffs_kwh(instant))
+            return meter.registers(instant)
         if kind in (1, 4):
             factor = reactive_factor(self.seed, meter.a1, meter.a2, meter.pn)
             tariffs = tuple(truncate(v * factor, 2) for v in meter.tariffs_kwh(instant))
@@ -821,28 +827,42 @@ class TerminalModel:
         body = Record({"start": tag.start, "density": tag.density, "points": tag.points, "values": tuple(values)})
         return DataUnit(pn, fn, body)
 
-    def _chunks(self, afn: int, units: list[DataUnit]) -> list[list[DataUnit]]:
-        """``units`` split so that each group encodes to at most ``max_user_data`` bytes."""
-        chunks: list[list[DataUnit]] = [[]]
+    def _chunks(self, afn: int, units: list[DataUnit]) -> list[bytes]:
+        """``units`` encoded once each (own DA DT, §5.1.1.2) and grouped into data areas of at most
+        ``max_user_data`` bytes (a unit larger than that gets a frame of its own)."""
+        chunks: list[bytes] = []
+        current: list[bytes] = []
         size = 0
         for unit in units:
-            unit_size = len(encode_units(afn, [unit], Dir.UP))
-            if chunks[-1] and size + unit_size > self.max_user_data:
-                chunks.append([])
-                size = 0
-            chunks[-1].append(unit)
-            size += unit_size
-        return chunks if chunks[-1] else []
+            encoded = encode_units(afn, [unit], Dir.UP)
+            if current and size + len(encoded) > self.max_user_data:
+                chunks.append(b"".join(current))
+                current, size = [], 0
+            current.append(encoded)
+            size += len(encoded)
+        if current:
+            chunks.append(b"".join(current))
+        return chunks
 
     def _respond(self, frame: LinkFrame, units: list[DataUnit]) -> list[bytes]:
-        """The response, split into frames of at most ``max_user_data`` bytes (FIR/FIN, RSEQ + 1 each); ACD=1
-        with EC1/EC2 while important events are unread (§4.3.4.3, 附加信息域 EC)."""
+        """The response (C=88, address and MSA echoed, Tp copied, as :func:`messages.response` builds it), split
+        into frames of at most ``max_user_data`` bytes (FIR/FIN, RSEQ + 1 each); ACD=1 with EC1/EC2 while
+        important events are unread (§4.3.4.3, 附加信息域 EC)."""
         chunks = self._chunks(frame.afn, units)
         last = len(chunks) - 1
         acd_ec = (self.events.ec[0], self.events.ec[1]) if self.events.pending else None
+        tp = frame.aux.tp
+        control = Control(Dir.UP, False, acd_ec is not None, False, messages.FC_RESPONSE)
         return [
-            messages.response(frame, chunk, fir=i == 0, fin=i == last, seq=(frame.seq.seq + i) % 16, acd_ec=acd_ec)
-            for i, chunk in enumerate(chunks)
+            build_frame(
+                control,
+                frame.address,
+                frame.afn,
+                Seq(tp is not None, i == 0, i == last, False, (frame.seq.seq + i) % 16),
+                data,
+                Aux(ec=acd_ec, tp=tp),
+            )
+            for i, data in enumerate(chunks)
         ]
 
     def _confirm(self, frame: LinkFrame) -> bytes:
