@@ -70,7 +70,8 @@ class FleetConfig:
     speed: float = 1.0  #: simulated seconds per real second (3600: an hour a second)
     history_days: int = 31  #: days of frozen history before as_of's local date the terminals hold
     kind: Literal["concentrator", "load"] = "concentrator"  #: load: 负控终端 answering AFN0C F25/F17
-    timed_report: bool = False  #: push AFN0D F161 for yesterday after each local midnight (CON=1)
+    timed_report: bool = False  #: push AFN0D F161 for yesterday after each local midnight (CON=1) …
+    report_spread_s: float = 600.0  #: … each terminal at its own delay 0..this (simulated seconds, from the seed)
     report_events: bool = False  #: push important events (AFN0E F1, ERC14) as they occur (CON=1)
     offline_fraction: float = 0.0  #: share of terminals that go offline once (picked from the seed)
     offline_after_h: float = 1.0  #: … this many simulated hours after as_of
@@ -98,7 +99,14 @@ class FleetConfig:
         need(0 <= self.retries <= 3, "retries", "must be 0..3 (AFN04 F1 重发次数)")
         for key in ("heartbeat_s", "connect_rate", "response_timeout_s", "idle_s", "connect_timeout_s"):
             need(getattr(self, key) > 0, key, "must be positive")
-        for key in ("backoff_base_s", "backoff_cap_s", "logout_timeout_s", "offline_after_h", "offline_hours"):
+        for key in (
+            "backoff_base_s",
+            "backoff_cap_s",
+            "logout_timeout_s",
+            "offline_after_h",
+            "offline_hours",
+            "report_spread_s",
+        ):
             need(getattr(self, key) >= 0, key, "must not be negative")
         for key in ("tick_s", "speed"):
             need(getattr(self, key) > 0, key, "must be positive")
@@ -226,6 +234,7 @@ def choose_scenarios(config: FleetConfig, start: datetime) -> dict[int, Scenario
             lost=lost.get(a2, {}),
             offline=(window,) if a2 in offline else (),
             timed_report=config.timed_report,
+            report_delay=timedelta(seconds=rng.uniform(0, config.report_spread_s)),
             report_events=config.report_events,
             load=config.kind == "load",
         )

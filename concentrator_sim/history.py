@@ -84,7 +84,7 @@ class Scenario:
     ``history_start``: no record before it (a newly installed terminal). ``lost``: pn → the instant the meter
     stopped answering (no record and no real-time reading from then on). ``offline``: (start, end) windows during
     which the terminal is disconnected (power cut); it logs ERC14 when it returns. ``unknown_meters``: ERC35
-    discoveries. ``timed_report``: push AFN0D F161 for yesterday (CON=1) after each local midnight.
+    discoveries. ``timed_report``: push AFN0D F161 for yesterday (CON=1) ``report_delay`` after each local midnight.
     ``report_events``: push important events (AFN0E F1, CON=1) as they occur. ``load``: a load-control terminal
     (负控终端) that answers AFN0C F25/F17 with its meters' power.
     """
@@ -94,6 +94,7 @@ class Scenario:
     offline: tuple[tuple[datetime, datetime], ...] = ()
     unknown_meters: tuple[UnknownMeter, ...] = ()
     timed_report: bool = False
+    report_delay: timedelta = timedelta(0)
     report_events: bool = False
     load: bool = False
 

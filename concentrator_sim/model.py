@@ -543,14 +543,17 @@ class TerminalModel:
     def tick(self, now: datetime) -> None:
         """Advance to ``now``: log ERC35 discoveries that are due and, with ``timed_report``, queue AFN0D F161
         for yesterday once per local midnight crossed (终端主动上报 定时任务)."""
-        due = [m for m in self.scenario.unknown_meters if m.at <= now]
-        for found in due[self._unknown_logged :]:
+        for found in sorted(self.scenario.unknown_meters, key=lambda m: m.at)[self._unknown_logged :]:
+            if found.at > now:
+                break
             self._log_event(erc35(found, self.local(found.at)))
-        self._unknown_logged = max(self._unknown_logged, len(due))
-        today = self.local(now).date()
-        if self._last_day is not None and today > self._last_day and self.scenario.timed_report:
-            yesterday = today - timedelta(days=1)
-            tag = {"td_d": yesterday}
+            self._unknown_logged += 1
+        if not self.scenario.timed_report:
+            return
+        # the report task runs report_delay after midnight (终端主动上报 定时任务 with its own base time)
+        today = self.local(now - self.scenario.report_delay).date()
+        if self._last_day is not None and today > self._last_day:
+            tag = {"td_d": today - timedelta(days=1)}
             units = [
                 u
                 for pn, meter in self._meters.items()

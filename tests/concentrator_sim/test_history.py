@@ -301,3 +301,32 @@ def test_time_sync_without_a_clock_is_denied() -> None:
     answer = model.handle(parse_frame(messages.command(TERMINAL, Afn.CONTROL, [unit], next(_PSEQ))), NOW)
     assert _is_denied(answer)
     assert model.clock_drift == timedelta(seconds=30) and not model.time_syncs
+
+
+def test_timed_report_waits_for_its_delay_after_midnight() -> None:
+    model = _model(Scenario(timed_report=True, report_delay=timedelta(minutes=5)))
+    midnight = datetime(2025, 6, 10, 16, 0, tzinfo=UTC)  # 00:00 local on 11 June
+    model.tick(midnight - timedelta(minutes=1))
+    model.tick(midnight + timedelta(minutes=4))
+    assert not model.outbox
+    model.tick(midnight + timedelta(minutes=6))
+    (push,) = model.outbox
+    units = decode_units(Afn.REQUEST_CLASS2, push.data, Dir.UP)
+    assert {u.value["td_d"] for u in units} == {date(2025, 6, 10)}  # type: ignore[index]
+    model.tick(midnight + timedelta(minutes=7))
+    assert len(model.outbox) == 1  # once per day
+
+
+def test_unknown_meters_are_logged_in_time_order_when_due() -> None:
+    late = UnknownMeter(NOW + timedelta(hours=2), "000000000002")
+    early = UnknownMeter(NOW + timedelta(hours=1), "000000000001")
+    model = _model(Scenario(unknown_meters=(late, early)))
+    model.tick(NOW)
+    assert model.events.ec == [0, 0]
+    model.tick(NOW + timedelta(minutes=90))
+    model.tick(NOW + timedelta(minutes=100))
+    assert model.events.ec == [0, 1]
+    model.tick(NOW + timedelta(hours=3))
+    report = model.events.report(1, 0, 2)
+    assert [r.value["meters"][0]["address"] for r in report.records] == ["000000000001", "000000000002"]  # type: ignore[index]
+    assert not model.events.pending  # ERC35 is a normal event: no ACD

@@ -157,6 +157,9 @@ def test_fleet_scenarios_from_the_config() -> None:
     )
     assert sum(len(s.lost) for s in scenarios.values()) == 4
     assert all(s.timed_report for s in scenarios.values())
+    delays = {s.report_delay for s in scenarios.values()}
+    assert len(delays) == 10
+    assert all(timedelta(0) <= d <= timedelta(seconds=config.report_spread_s) for d in delays)
 
 
 async def test_fleet_served_daily_is_what_the_terminals_sent(master: MasterStub) -> None:
