@@ -26,6 +26,7 @@ from headend.channels.direct import DirectMeters
 from headend.channels.modbus import ModbusDevices
 from headend.channels.tcp_server import TerminalServer
 from headend.collection.engine import CollectionEngine
+from headend.collection.ops import CollectionOps
 from headend.collection.reports import ReportIngest
 from headend.config import Config
 from headend.http import MetricsEndpoint
@@ -89,6 +90,7 @@ class HeadendApp:
         self.poller: PollPlan | None = None
         self.collector: CollectionEngine | None = None
         self.reports: ReportIngest | None = None
+        self.ops: CollectionOps | None = None
         self.direct: DirectMeters | None = None
         self.modbus: ModbusDevices | None = None
         self.server: TerminalServer | None = None
@@ -135,6 +137,9 @@ class HeadendApp:
         # Modbus devices read from register maps (docs/collection.md "Modbus")
         self.modbus = ModbusDevices(cfg.modbus, self.metrics, lambda readings: self.submit(readings), now=self.now)
         self.modbus.start()
+        # archive, time sync, backfill, success rate (docs/collection.md "Archive, time sync, backfill, success rate")
+        self.ops = CollectionOps(cfg, self.registry, self.store, self.metrics, self.submit, now=self.now)
+        self.ops.start()
         self.server = TerminalServer(cfg.server, cfg.session, self.registry, self.metrics, clock=self.clock)
         self.server.on_frame.extend((self.collector.on_frame, self.reports.on_frame))
         await self.server.start()
@@ -159,6 +164,8 @@ class HeadendApp:
 
     async def submit(self, readings: Sequence[Reading]) -> None:
         assert self.ingest is not None
+        if self.ops is not None:
+            readings = self.ops.map_meters(readings)  # the archive's meter addresses
         await self.ingest.submit(readings)
 
     async def _store_events(self, events: Sequence[Event]) -> int:
@@ -183,6 +190,8 @@ class HeadendApp:
             await self.collector.stop()
         if self.reports is not None:
             await self.reports.stop()
+        if self.ops is not None:
+            await self.ops.stop()
         if self.direct is not None:
             await self.direct.stop()
         if self.modbus is not None:
@@ -243,6 +252,7 @@ class HeadendApp:
             "store_healthy": store_ok,
             "spool_full": spool_full,
             "spool_depth": self.spool.depth() if self.spool is not None else None,
+            **(self.ops.health() if self.ops is not None else {}),
         }
 
     async def _housekeeping(self) -> None:

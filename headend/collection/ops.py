@@ -7,7 +7,7 @@
   then its clock checked (AFN0C F2 → AFN05 F31, ``[timesync]``).
 - Every ``[timesync] interval_s`` of head-end time: every online terminal's clock is checked.
 - Every ``[backfill] interval_s`` of head-end time: a backfill run, then the success rate of every freeze date
-  it covers is recomputed, stored and exported.
+  it covers is recomputed, stored and exported (only with a non-empty archive: without one nothing is expected).
 - :meth:`CollectionOps.map_meters` gives readings of archived points the meter address (the app applies it to
   everything submitted).
 
@@ -148,7 +148,10 @@ class CollectionOps:
         except Exception as exc:  # noqa: BLE001 - a store down at start: the configured archive still works
             _LOGGER.error("archive not loaded from the store (%s); using the configuration only", exc)
         while True:
-            await self.tick()
+            try:
+                await self.tick()
+            except Exception:  # a store or terminal error must not end the rounds
+                _LOGGER.exception("time-sync / backfill round failed; next at its interval")
             await asyncio.sleep(self._tick_s)
 
     async def tick(self) -> None:
@@ -158,7 +161,7 @@ class CollectionOps:
         if cfg.timesync.enabled and (self.next_timesync is None or now >= self.next_timesync):
             self.next_timesync = now + timedelta(seconds=cfg.timesync.interval_s)
             await self.timesync.run_round(list(self._registry))
-        if cfg.backfill.enabled and (self.next_backfill is None or now >= self.next_backfill):
+        if cfg.backfill.enabled and len(self.archive) and (self.next_backfill is None or now >= self.next_backfill):
             self.next_backfill = now + timedelta(seconds=cfg.backfill.interval_s)
             await self.backfill_round()
 
