@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from concentrator_sim.history import Scenario
+from concentrator_sim.history import Scenario, UnknownMeter
 from concentrator_sim.model import Failure, TerminalModel
 from concentrator_sim.terminal import LinkCounters, LinkTiming, SimTerminal, utc_now
 from protocols.gdw376.da_dt import MAX_PN
@@ -78,6 +78,8 @@ class FleetConfig:
     offline_hours: float = 24.0  #: … for this long
     lost_fraction: float = 0.0  #: share of meters that stop answering (picked from the seed) …
     lost_after_h: float = 0.0  #: … this many simulated hours after as_of
+    unknown_fraction: float = 0.0  #: share of terminals that find a meter without an archive entry (ERC35) …
+    unknown_after_h: float = 2.0  #: … this many simulated hours after as_of
 
     def __post_init__(self) -> None:
         def need(ok: bool, key: str, problem: str) -> None:
@@ -110,7 +112,7 @@ class FleetConfig:
             need(getattr(self, key) >= 0, key, "must not be negative")
         for key in ("tick_s", "speed"):
             need(getattr(self, key) > 0, key, "must be positive")
-        for key in ("offline_fraction", "lost_fraction", "drift_fraction"):
+        for key in ("offline_fraction", "lost_fraction", "drift_fraction", "unknown_fraction"):
             need(0.0 <= getattr(self, key) <= 1.0, key, "must be between 0 and 1")
         need(self.history_days >= 0, "history_days", "must not be negative")
         need(self.kind in ("concentrator", "load"), "kind", 'must be "concentrator" or "load"')
@@ -213,7 +215,8 @@ class SimClock:
 
 def choose_scenarios(config: FleetConfig, start: datetime) -> dict[int, Scenario]:
     """a2 → :class:`Scenario`: history from ``history_days`` before ``start``'s local date, offline windows for
-    ``offline_fraction`` of the terminals and lost meters for ``lost_fraction`` of the meters (from the seed)."""
+    ``offline_fraction`` of the terminals, lost meters for ``lost_fraction`` of the meters and an unknown meter
+    (address ``99`` + A2, ERC35) for ``unknown_fraction`` of the terminals (all picked from the seed)."""
     tz = ZoneInfo(config.tz)
     first_day = start.astimezone(tz).date() - timedelta(days=config.history_days)
     history_start = datetime.combine(first_day, datetime.min.time(), tz)
@@ -225,6 +228,8 @@ def choose_scenarios(config: FleetConfig, start: datetime) -> dict[int, Scenario
     per = config.meters_per_concentrator
     lost_at = start + timedelta(hours=config.lost_after_h)
     lost_meters = rng.sample(range(len(a2s) * per), round(config.lost_fraction * len(a2s) * per))
+    finding = set(rng.sample(a2s, round(config.unknown_fraction * len(a2s))))
+    found_at = start + timedelta(hours=config.unknown_after_h)
     lost: dict[int, dict[int, datetime]] = {}
     for i in lost_meters:
         lost.setdefault(config.a2_start + i // per, {})[i % per + 1] = lost_at
@@ -233,6 +238,7 @@ def choose_scenarios(config: FleetConfig, start: datetime) -> dict[int, Scenario
             history_start=history_start,
             lost=lost.get(a2, {}),
             offline=(window,) if a2 in offline else (),
+            unknown_meters=(UnknownMeter(found_at, f"99{a2:010d}"),) if a2 in finding else (),
             timed_report=config.timed_report,
             report_delay=timedelta(seconds=rng.uniform(0, config.report_spread_s)),
             report_events=config.report_events,

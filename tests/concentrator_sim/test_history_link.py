@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
 
 from concentrator_sim.fleet import Fleet, FleetConfig, SimClock, choose_scenarios
-from concentrator_sim.history import Scenario
+from concentrator_sim.history import Scenario, UnknownMeter
 from concentrator_sim.model import TerminalModel
 from concentrator_sim.terminal import LinkTiming, SimTerminal
 from protocols.gdw376 import messages
@@ -146,6 +146,7 @@ def test_fleet_scenarios_from_the_config() -> None:
         offline_hours=24,
         lost_fraction=0.1,
         timed_report=True,
+        unknown_fraction=0.1,
     )
     assert config.start_time is not None
     scenarios = choose_scenarios(config, config.start_time)
@@ -157,6 +158,8 @@ def test_fleet_scenarios_from_the_config() -> None:
     )
     assert sum(len(s.lost) for s in scenarios.values()) == 4
     assert all(s.timed_report for s in scenarios.values())
+    (finder,) = [(a2, s.unknown_meters) for a2, s in scenarios.items() if s.unknown_meters]
+    assert finder[1] == (UnknownMeter(datetime.fromisoformat("2025-06-10T04:00+08:00"), f"99{finder[0]:010d}"),)
     delays = {s.report_delay for s in scenarios.values()}
     assert len(delays) == 10
     assert all(timedelta(0) <= d <= timedelta(seconds=config.report_spread_s) for d in delays)
