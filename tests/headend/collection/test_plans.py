@@ -9,8 +9,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
+from headend.collection.engine import CollectionEngine, TerminalState
 from headend.collection.plans import Backoff, daily_due, plan_for, previous_month, spread_offset, terminal_matches
 from headend.config import CollectionConfig, PlanConfig, TerminalClassConfig
+from headend.metrics import Metrics
+from headend.sessions.gdw376_station import FrameSink, SessionRegistry, TerminalSession
+from protocols.gdw376.formats import YearMonth
+from protocols.gdw376.layout import Record
+from protocols.gdw376.link import Address
 
 ZONE = ZoneInfo("Asia/Shanghai")
 
@@ -83,3 +89,43 @@ def test_backoff_doubles_to_the_cap_and_resets() -> None:
     assert backoff.ready(t0 + timedelta(seconds=300))
     backoff.succeeded()
     assert backoff.ready(t0) and backoff.failures == 0
+
+
+def _state(plan: PlanConfig) -> tuple[CollectionEngine, TerminalState]:
+    metrics = Metrics()
+    registry = SessionRegistry(metrics)
+    config = CollectionConfig(points="1-20", plans=plan)
+
+    async def sink(readings: object) -> None:
+        del readings
+
+    engine = CollectionEngine(config, registry, metrics, sink, now=lambda: datetime.now(ZONE))
+    session = TerminalSession(Address("4403", 7), FrameSink(), msa=1, response_timeout_s=1, retries=0, metrics=metrics)
+    registry.add(session)
+    return engine, engine.states[session]
+
+
+async def test_on_the_first_the_monthly_plan_and_curves_come_with_the_daily() -> None:
+    plan = PlanConfig(daily_spread_s=0, curve_fns=[81, 101], curve_minutes=30, monthly_fns=[177], event_fns=[])
+    engine, state = _state(plan)
+    groups = engine.due(state, datetime(2026, 12, 1, 0, 5, tzinfo=ZONE))
+    assert [(what, marker) for what, marker, _ in groups] == [("daily", date(2026, 11, 30)), ("monthly", (2026, 11))]
+    daily_steps = groups[0][2]
+    # F161 for 20 points: 16 + 4 per request; curves one point per request, both Fn, 48 half-hours of the 30th
+    assert [(s.plan, len(s.units)) for s in daily_steps] == [("daily", 16), ("daily", 4)] + [("curve", 2)] * 20
+    curve = daily_steps[2].units[0].value
+    assert isinstance(curve, Record)
+    assert (curve["start"], curve["density"], curve["points"]) == (datetime(2026, 11, 30, 0, 0), 2, 48)
+    assert {u.value["td_m"] for s in groups[1][2] for u in s.units if isinstance(u.value, Record)} == {
+        YearMonth(2026, 11)
+    }
+    assert [what for what, _, _ in engine.due(state, datetime(2026, 12, 2, 0, 5, tzinfo=ZONE))] == ["daily"]
+
+
+async def test_events_are_due_every_period() -> None:
+    engine, state = _state(PlanConfig(daily_fns=[], event_fns=[1, 2], event_interval_s=600))
+    t0 = datetime(2026, 11, 23, 12, 0, tzinfo=ZONE)
+    assert [what for what, _, _ in engine.due(state, t0)] == ["events"]
+    state.events_at = t0
+    assert engine.due(state, t0 + timedelta(seconds=599)) == []
+    assert [what for what, _, _ in engine.due(state, t0 + timedelta(seconds=600))] == ["events"]
