@@ -330,3 +330,10 @@ def test_unknown_meters_are_logged_in_time_order_when_due() -> None:
     report = model.events.report(1, 0, 2)
     assert [r.value["meters"][0]["address"] for r in report.records] == ["000000000001", "000000000002"]  # type: ignore[index]
     assert not model.events.pending  # ERC35 is a normal event: no ACD
+
+
+def test_all_points_f161_answers_every_meter_that_has_the_day() -> None:
+    model = _model(Scenario(history_start=HISTORY_START, lost={3: HISTORY_START}))
+    raw = messages.history_request(TERMINAL, [(0xFFFF, 161, DailyTag(date(2025, 6, 2)))], next(_PSEQ))
+    units = _units(model.handle(parse_frame(raw), NOW))
+    assert [u.pn for u in units] == [1, 2, 4]
