@@ -85,7 +85,7 @@ class LinkCounters:
     heartbeats: int = 0  #: heartbeats confirmed
     heartbeat_failures: int = 0  #: heartbeats never confirmed (→ reconnect)
     retransmits: int = 0  #: link checks and pushes sent again with the same PSEQ
-    pushes: int = 0  #: pushes (主动上报, CON=1) sent, retransmissions included
+    pushes: int = 0  #: push exchanges started (主动上报, CON=1); their resends count in ``retransmits``
     offline_windows: int = 0  #: offline windows the terminal went through
     frames_in: int = 0
     frames_out: int = 0
