@@ -72,7 +72,7 @@ from concentrator_sim.history import (
 from protocols.errors import DecodeError, ProtocolError
 from protocols.gdw376 import messages
 from protocols.gdw376.da_dt import ALL_POINTS, MAX_PN, decode_da, decode_dt, expand_identifier
-from protocols.gdw376.layout import Record
+from protocols.gdw376.layout import Field, Record
 from protocols.gdw376.link import Address, Afn, Aux, Control, Dir, LinkFrame, Seq, build_frame
 from protocols.gdw376.units import (
     ConfirmItem,
@@ -83,7 +83,7 @@ from protocols.gdw376.units import (
     decode_units,
     encode_units,
 )
-from protocols.gdw376.units.afn0c import F2_TERMINAL_CLOCK, F129_FORWARD_ACTIVE
+from protocols.gdw376.units.afn0c import F2_TERMINAL_CLOCK, F25_LAYOUT, F129_FORWARD_ACTIVE
 from protocols.gdw376.units.afn0d import CurveTag
 from protocols.gdw376.units.afn00 import F3_PER_UNIT
 from protocols.gdw376.units.afn02 import F3_HEARTBEAT
@@ -409,18 +409,7 @@ FC_PUSH = 4
 F17_GROUP_POWER = 17  #: AFN0C F17 当前总加有功功率 (A.2), pn = 总加组号
 F25_POWER = 25  #: AFN0C F25 当前三相及总有/无功功率… (only the total active power is simulated; the rest EE)
 #: F25 fields left EE (无效数据) by the simulation.
-F25_EMPTY: dict[str, None] = {
-    f"{q}_{ph}": None
-    for q, phases in (
-        ("p", ("total", "a", "b", "c")),
-        ("q", ("total", "a", "b", "c")),
-        ("pf", ("total", "a", "b", "c")),
-        ("u", ("a", "b", "c")),
-        ("i", ("a", "b", "c", "0")),
-        ("s", ("total", "a", "b", "c")),
-    )
-    for ph in phases
-}
+F25_EMPTY: dict[str, None] = {f.name: None for f in F25_LAYOUT if isinstance(f, Field)}
 
 
 def a2_value(kw: Decimal) -> Decimal:
@@ -450,8 +439,13 @@ class TerminalModel:
     per request (§5.1.1.2/§5.1.1.3), ``FF 00`` = all its points. Read time is the terminal clock (``now`` +
     ``clock_drift``) in ``tz``, truncated to the minute. When nothing requested can be answered it denies the
     request with AFN00 F2 (全部否认), or with AFN00 F3 per identifier when ``deny_with="f3"``; when only some
-    items can be answered it answers those (as concentrators do for points without an archive). Other AFNs are
-    denied. A request with the same PSEQ (and Tp PFC, if any) as the previous one gets the previous answer
+    items can be answered it answers those (as concentrators do for points without an archive). Also (see
+    :mod:`concentrator_sim.history` and docs/collection.md "Simulator history"): AFN0D frozen indications and
+    curves from the meter model per its :class:`~concentrator_sim.history.Scenario`, AFN0E F1/F2 from its
+    :class:`~concentrator_sim.history.EventLog` (ACD=1 with EC while important events are unread), AFN05 F31
+    time sync, AFN04 F10 / AFN0A F10 archive, AFN0C F17/F25 for a load-control terminal, and pushes (C=C4,
+    CON=1) queued in :attr:`outbox` by :meth:`tick` and :meth:`power_restored`. Other AFNs are denied. A
+    request with the same PSEQ (and Tp PFC, if any) as the previous one gets the previous answer
     again without re-executing (帧序列域 SEQ §4.3.4.5 as summarised in PROTOCOLS.md A.5: with TpV=0 a
     responder that receives the same PSEQ twice resends its previous response).
     """
