@@ -216,3 +216,20 @@ def test_drift_fraction_picks_the_drifting_terminals() -> None:
     drifts = [t.model.clock_drift for t in fleet.terminals]
     assert sorted(drifts) == [timedelta(0)] * 7 + [timedelta(seconds=120)] * 3
     assert {t.model.drift_per_day for t in fleet.terminals if t.model.clock_drift} == {timedelta(seconds=2)}
+
+
+async def test_a_denied_push_stays_queued_and_comes_again_with_a_new_pseq(master: MasterStub) -> None:
+    clock = Clock(BEFORE_MIDNIGHT)
+    async with running(master, Scenario(timed_report=True), clock) as terminal:
+        conn = await master.next_login()
+        await eventually(lambda: terminal.model._last_day is not None, "the terminal looked at its clock")
+        clock.now += timedelta(minutes=2)
+        first = await next_frame(conn)
+        conn.send(messages.deny(first))
+        second = await next_frame(conn)
+        while second.raw == first.raw:  # a resend that crossed the deny on a slow machine
+            second = await next_frame(conn)
+        assert second.seq.seq != first.seq.seq and second.data == first.data
+        assert terminal.model.counters.pushes_confirmed == 0
+        conn.send(messages.confirm(second))
+        await eventually(lambda: terminal.model.counters.pushes_confirmed == 1, "the push is confirmed")
