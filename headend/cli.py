@@ -206,9 +206,9 @@ for _command in METER_COMMANDS:
 
 main.add_command(encode)
 
-from headend.cli_report import report  # noqa: E402  (headend report success)
+from headend.cli_report import report_group  # noqa: E402  (headend report success)
 
-main.add_command(report)
+main.add_command(report_group(CONFIG_OPTION))
 
 if __name__ == "__main__":  # pragma: no cover
     main()

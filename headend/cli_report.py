@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -14,11 +15,6 @@ from typing import Any, cast
 import click
 
 from headend.storage.collection import CollectionQueries, MissingMeter, SuccessRow
-
-
-@click.group()
-def report() -> None:
-    """Reports from the database."""
 
 
 def _percent(part: int, whole: int) -> str:
@@ -65,52 +61,54 @@ def success_json(day: date, rows: list[SuccessRow], missing: list[MissingMeter])
     }
 
 
-@report.command("success")
-@click.option(
-    "-c",
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    envvar="HEADEND_CONFIG",
-    help="TOML configuration file.  [env: HEADEND_CONFIG]",
-)
-@click.option("--dsn", help="TimescaleDB DSN (overrides the config).")
-@click.option(
-    "--date",
-    "day",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
-    help="Freeze date (local) [default: today in the configured zone].",
-)
-@click.option("--terminal", help='Only this terminal ("A1:A2", e.g. 4403:00012) and the overall row.')
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def success(
-    config_path: Path | None, dsn: str | None, day: datetime | None, terminal: str | None, as_json: bool
-) -> None:
-    """Collection success rate of a freeze date: meters expected, complete at the first pass and after backfill,
-    per terminal and overall, and the missing meters with the reason (terminal offline, terminal not answering,
-    meter not answering, denied, decode error). Exit 1 when nothing was computed for that date."""
-    from headend.cli import _load
-    from headend.storage.base import open_store
+def report_group(config_option: Callable[[Any], Any]) -> click.Group:
+    """``headend report …``, with the ``-c/--config`` option of headend/cli.py (passed in: no import cycle)."""
 
-    config = _load(config_path, {"storage": {"dsn": dsn}} if dsn is not None else None)
-    zone = config.collection.zone
-    wanted = day.date() if day is not None else datetime.now(zone).date()
+    @click.group()
+    def report() -> None:
+        """Reports from the database."""
 
-    async def go() -> tuple[list[SuccessRow], list[MissingMeter]]:
-        store = open_store(config.storage.dsn or None, config.storage.sqlite_path, tz=zone)
-        await store.open()
-        try:
-            queries = cast("CollectionQueries", store)  # both stores implement it (headend/storage/collection.py)
-            return await queries.load_success(wanted, terminal=terminal.upper() if terminal else None)
-        finally:
-            await store.close()
+    @report.command("success")
+    @config_option
+    @click.option("--dsn", help="TimescaleDB DSN (overrides the config).")
+    @click.option(
+        "--date",
+        "day",
+        type=click.DateTime(formats=["%Y-%m-%d"]),
+        help="Freeze date (local) [default: today in the configured zone].",
+    )
+    @click.option("--terminal", help='Only this terminal ("A1:A2", e.g. 4403:00012) and the overall row.')
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+    def success(
+        config_path: Path | None, dsn: str | None, day: datetime | None, terminal: str | None, as_json: bool
+    ) -> None:
+        """Collection success rate of a freeze date: meters expected, complete at the first pass and after backfill,
+        per terminal and overall, and the missing meters with the reason (terminal offline, terminal not answering,
+        meter not answering, denied, decode error). Exit 1 when nothing was computed for that date."""
+        from headend.cli import _load
+        from headend.storage.base import open_store
 
-    rows, missing = asyncio.run(go())
-    if as_json:
-        click.echo(json.dumps(success_json(wanted, rows, missing), ensure_ascii=False))
-    elif rows:
-        click.echo(render_success(wanted, rows, missing))
-    else:
-        click.echo(f"no success rate computed for {wanted.isoformat()}", err=True)
-    if not rows:
-        sys.exit(1)
+        config = _load(config_path, {"storage": {"dsn": dsn}} if dsn is not None else None)
+        zone = config.collection.zone
+        wanted = day.date() if day is not None else datetime.now(zone).date()
+
+        async def go() -> tuple[list[SuccessRow], list[MissingMeter]]:
+            store = open_store(config.storage.dsn or None, config.storage.sqlite_path, tz=zone)
+            await store.open()
+            try:
+                queries = cast("CollectionQueries", store)  # both stores implement it (headend/storage/collection.py)
+                return await queries.load_success(wanted, terminal=terminal.upper() if terminal else None)
+            finally:
+                await store.close()
+
+        rows, missing = asyncio.run(go())
+        if as_json:
+            click.echo(json.dumps(success_json(wanted, rows, missing), ensure_ascii=False))
+        elif rows:
+            click.echo(render_success(wanted, rows, missing))
+        else:
+            click.echo(f"no success rate computed for {wanted.isoformat()}", err=True)
+        if not rows:
+            sys.exit(1)
+
+    return report

@@ -4,7 +4,7 @@ verify + repair over loopback TCP against a scripted concentrator that keeps an 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -22,13 +22,17 @@ from protocols.gdw376.framer import Gdw376Framer
 from protocols.gdw376.layout import Record
 from protocols.gdw376.link import Address, Afn, Dir, LinkFrame
 from protocols.gdw376.units import DataUnit, decode_units
+from tests.headend import test_terminal_server
 from tests.headend.scripted_terminal import ScriptedTerminal
 from tests.headend.storage.helpers import TZ
-from tests.headend.test_terminal_server import Harness, make_server
+from tests.headend.test_terminal_server import Harness
 
 A = Address("4403", 12)
 T = A.terminal
 PW = bytes(range(16))
+
+#: a terminal listener on a free loopback port with its registry and metrics
+harness = test_terminal_server.harness
 
 
 def _config(*meters: ArchiveMeterConfig, repair: bool = True) -> ArchiveConfig:
@@ -133,14 +137,6 @@ class Concentrator:
             else:
                 found = [self.records[i] for i in _body(unit)["indexes"] if i in self.records]
                 self.terminal.send(messages.response(request, [DataUnit(0, 10, Record({"meters": found}))]))
-
-
-@pytest.fixture
-async def harness() -> AsyncIterator[Harness]:
-    h = make_server()
-    await h.server.start()
-    yield h
-    await h.server.stop()
 
 
 async def _reconcile(

@@ -6,11 +6,8 @@ first-pass vs final."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import date, datetime
 from decimal import Decimal
-
-import pytest
 
 from headend.collection.archive import Archive, ArchiveEntry
 from headend.collection.backfill import Backfill, BackfillResult
@@ -21,11 +18,12 @@ from protocols.gdw376 import messages
 from protocols.gdw376.layout import Record
 from protocols.gdw376.link import Address, Dir
 from protocols.gdw376.units import DataUnit, decode_units
+from tests.headend import test_terminal_server
 from tests.headend.scripted_terminal import ScriptedTerminal
 from tests.headend.storage import conftest as storage_fixtures
 from tests.headend.storage.conftest import Backend
 from tests.headend.storage.helpers import TZ, reading
-from tests.headend.test_terminal_server import Harness, make_server
+from tests.headend.test_terminal_server import Harness
 
 backend = storage_fixtures.backend
 migrated = storage_fixtures.migrated
@@ -36,6 +34,9 @@ NOW = datetime(2024, 5, 4, 10, 0, tzinfo=TZ)
 MAY2, MAY3, MAY4 = date(2024, 5, 2), date(2024, 5, 3), date(2024, 5, 4)
 DAILY = "daily.energy.active.forward"
 ARCHIVE = Archive([*(ArchiveEntry(T, pn, f"{pn:012d}") for pn in range(1, 6)), ArchiveEntry(T2, 1, "000000000101")])
+
+#: a terminal listener on a free loopback port with its registry and metrics
+harness = test_terminal_server.harness
 
 
 def value(pn: int, td_d: date) -> Decimal:
@@ -66,14 +67,6 @@ class Concentrator:
                 if u.pn < 5
             ]  # fmt: skip
             self.terminal.send(messages.response(request, answer))
-
-
-@pytest.fixture
-async def harness() -> AsyncIterator[Harness]:
-    h = make_server()
-    await h.server.start()
-    yield h
-    await h.server.stop()
 
 
 def _midnight(day: date) -> datetime:

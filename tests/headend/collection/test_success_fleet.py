@@ -9,12 +9,10 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-
-import pytest
 
 from concentrator_sim.fleet import Fleet, FleetConfig, SimClock
 from headend.collection.ops import CollectionOps
@@ -28,13 +26,17 @@ from headend.config_collection import (
 )
 from headend.readings import Quality
 from headend.storage.sqlite_store import SqliteStore
+from tests.headend import test_terminal_server
 from tests.headend.storage.helpers import TZ
-from tests.headend.test_terminal_server import Harness, make_server
+from tests.headend.test_terminal_server import Harness
 
 START = datetime(2024, 5, 4, 10, 0, tzinfo=TZ)
 ONLINE, OFFLINE = "4403:00001", "4403:00009"
 FREEZE_DATES = [date(2024, 5, 2), date(2024, 5, 3), date(2024, 5, 4)]
 WAIT_S = 20.0
+
+#: a terminal listener on a free loopback port with its registry and metrics
+harness = test_terminal_server.harness
 
 
 def address(pn: int) -> str:
@@ -63,14 +65,6 @@ async def until(condition: Callable[[], object], what: str) -> None:
         await asyncio.sleep(0.02)
 
 
-@pytest.fixture
-async def harness() -> AsyncIterator[Harness]:
-    h = make_server()
-    await h.server.start()
-    yield h
-    await h.server.stop()
-
-
 async def test_login_checks_backfill_and_success_rate(harness: Harness, tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "store.sqlite3", tz=TZ)
     await store.open()
@@ -85,6 +79,7 @@ async def test_login_checks_backfill_and_success_rate(harness: Harness, tmp_path
     ops = CollectionOps(
         CONFIG, harness.registry, store, harness.metrics, store.write, now=clock, host_synchronized=lambda: True
     )
+    ops.next_timesync = ops.next_backfill = START + timedelta(days=1)  # rounds run by the test, not the loop
     ops.start()
     await fleet.start()
     try:
@@ -133,3 +128,37 @@ async def _daily_totals(store: SqliteStore) -> dict[tuple[str, date], Decimal]:
         ).fetchall()
     assert {q for *_, q in rows} == {Quality.BACKFILLED.value}
     return {(m, date.fromisoformat(d)): Decimal(v) for m, d, v, _ in rows}
+
+
+async def test_rounds_follow_the_head_end_clock(harness: Harness, tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "store.sqlite3", tz=TZ)
+    await store.open()
+    await store.migrate()
+    now = [START]
+    ops = CollectionOps(
+        CONFIG,
+        harness.registry,
+        store,
+        harness.metrics,
+        store.write,
+        now=lambda: now[0],
+        host_synchronized=lambda: True,
+    )
+    try:
+        await ops.load_archive()
+        await ops.tick()
+        first = ops.last_backfill
+        assert first is not None and first.failed == {"terminal_offline": 12}  # nobody online
+        now[0] = START + timedelta(seconds=CONFIG.backfill.interval_s - 1)
+        await ops.tick()
+        assert ops.last_backfill is first
+        now[0] = START + timedelta(seconds=CONFIG.backfill.interval_s)
+        await ops.tick()
+        assert ops.last_backfill is not first
+        rows, missing = await store.load_success(FREEZE_DATES[0])
+        assert [(r.terminal, r.expected, r.complete) for r in rows] == [("", 4, 0), (ONLINE, 3, 0), (OFFLINE, 1, 0)]
+        assert {m.reason for m in missing} == {"terminal_offline"}
+        stored = await store.load_archive()
+        assert sorted(m.meter for m in stored.meters) == [address(pn) for pn in (1, 2, 3, 91)]
+    finally:
+        await store.close()

@@ -20,13 +20,17 @@ from protocols.gdw376.auth import FixedAuthenticator
 from protocols.gdw376.layout import Record
 from protocols.gdw376.link import Address, Afn, Dir
 from protocols.gdw376.units import DataUnit, TerminalClock, decode_units
+from tests.headend import test_terminal_server
 from tests.headend.scripted_terminal import ScriptedTerminal
 from tests.headend.storage.helpers import TZ
-from tests.headend.test_terminal_server import Harness, make_server
+from tests.headend.test_terminal_server import Harness
 
 A = Address("4403", 12)
 PW = bytes(range(16, 32))
 HOST = datetime(2024, 5, 2, 10, 0, 0, tzinfo=TZ)
+
+#: a terminal listener on a free loopback port with its registry and metrics
+harness = test_terminal_server.harness
 
 
 class DriftingTerminal:
@@ -51,14 +55,6 @@ class DriftingTerminal:
             else:
                 clock = (HOST + self.offset).replace(tzinfo=None)
                 self.terminal.send(messages.response(request, [DataUnit(0, 2, TerminalClock(clock))]))
-
-
-@pytest.fixture
-async def harness() -> AsyncIterator[Harness]:
-    h = make_server()
-    await h.server.start()
-    yield h
-    await h.server.stop()
 
 
 @pytest.fixture
