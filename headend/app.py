@@ -171,6 +171,8 @@ class HeadendApp:
     async def _store_events(self, events: Sequence[Event]) -> int:
         """Terminal events (AFN0E records) straight to the store (the spool carries readings only)."""
         assert self.store is not None
+        if self.ops is not None:
+            events = self.ops.with_unknown_meters(events)  # ERC35: one unknown_meter event per address
         stored: int = await self.store.write_events(events)
         return stored
 

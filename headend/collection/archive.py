@@ -39,6 +39,7 @@ from protocols.gdw376.auth import Authenticator
 from protocols.gdw376.layout import Record
 from protocols.gdw376.link import Afn
 from protocols.gdw376.units import DataUnit
+from protocols.gdw376.units.erc import decode_event
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -328,3 +329,45 @@ class ArchiveSync:
             },
             source="headend",
         )
+
+
+#: the head-end event code of a meter a concentrator found on its bus but does not have in its archive (ERC35)
+UNKNOWN_METER = "unknown_meter"
+ERC35 = 35  #: 发现未知电表事件记录 (Q/GDW 376.1-2009 附录B, ERC35)
+
+
+def unknown_meter_events(events: Sequence[Event], archive: Archive) -> list[Event]:
+    """One ``unknown_meter`` event per meter address an ERC35 record of ``events`` reports (the record's
+    ``raw`` is ERC, Le, body: 发现时间, 终端通信端口号, n × {通信地址, 相位及信号品质, 通信协议}), with the port, the
+    protocol code and where the master's archive files that address, if anywhere. Keyed by terminal, address
+    and day: the same discovery reported again that day is one row."""
+    by_address = {e.address: e for e in archive.entries()}
+    found: list[Event] = []
+    for event in events:
+        if event.origin is not EventOrigin.TERMINAL or event.raw is None or event.raw[:1] != bytes((ERC35,)):
+            continue
+        record = decode_event(ERC35, event.raw[2:])
+        if record.value is None:
+            continue
+        for block in record.value["meters"]:
+            address = str(block["address"])
+            known = by_address.get(address)
+            found.append(
+                Event(
+                    origin=EventOrigin.HEADEND,
+                    code=UNKNOWN_METER,
+                    ts=event.ts,
+                    received_at=event.received_at,
+                    terminal=event.terminal,
+                    meter=address,
+                    severity=Severity.WARNING,
+                    detail={
+                        "port": record.value["port"],
+                        "protocol": block["protocol"],
+                        "archived_as": f"{known.terminal}/p{known.pn}" if known is not None else "",
+                    },
+                    source="headend",
+                    key=f"{UNKNOWN_METER}:{event.terminal}:{address}:{event.ts.date().isoformat()}",
+                )
+            )
+    return found

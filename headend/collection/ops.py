@@ -26,8 +26,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from headend.collect import meter_id as fallback_meter_id
-from headend.collection.archive import Archive, ArchiveSync
+from headend.collection.archive import Archive, ArchiveSync, unknown_meter_events
 from headend.collection.backfill import Backfill, BackfillResult
+from headend.collection.ops_metrics import ops_metrics
 from headend.collection.success import FailureLog, SuccessRate
 from headend.collection.timesync import TimeSync
 from headend.config import Config
@@ -35,6 +36,7 @@ from headend.errors import HeadendError
 from headend.metrics import Metrics
 from headend.readings import Reading
 from headend.sessions.gdw376_station import SessionRegistry, TerminalSession
+from headend.storage.records import Event
 from protocols.errors import ProtocolError
 from protocols.gdw376.auth import Authenticator
 
@@ -60,6 +62,7 @@ class CollectionOps:
         self._store = store
         self._now = now
         self._tick_s = tick_s
+        self._metrics = ops_metrics(metrics)
         zone = config.collection.zone
         self.archive = Archive.from_config(config.archive)
         self.failures = FailureLog(keep_days=config.backfill.days)
@@ -111,6 +114,17 @@ class CollectionOps:
                         mapped = list(readings)
                     mapped[i] = dataclasses.replace(r, meter=meter)
         return readings if mapped is None else mapped
+
+    def with_unknown_meters(self, events: Sequence[Event]) -> Sequence[Event]:
+        """``events`` plus an ``unknown_meter`` event per meter an ERC35 among them reports (counted in
+        ``headend_unknown_meters_total``)."""
+        found = unknown_meter_events(events, self.archive)
+        if not found:
+            return events
+        self._metrics.unknown_meters.inc(len(found))
+        for event in found:
+            _LOGGER.warning("term %s reports unknown meter %s (ERC35)", event.terminal, event.meter)
+        return [*events, *found]
 
     # -- lifecycle ------------------------------------------------------------------------------------------
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from headend.collection.archive import Archive, ArchiveEntry, ArchiveSync, Difference, compare
+from headend.collection.archive import Archive, ArchiveEntry, ArchiveSync, Difference, compare, unknown_meter_events
 from headend.config_collection import ArchiveConfig, ArchiveMeterConfig, ArchiveTerminalConfig
 from headend.storage.collection import StoredArchive
-from headend.storage.records import Event, MeasurementPoint, MeterInfo, TerminalInfo
+from headend.storage.records import Event, EventOrigin, MeasurementPoint, MeterInfo, TerminalInfo
 from headend.storage.sqlite_store import SqliteStore
 from protocols.gdw376 import messages
 from protocols.gdw376.auth import FixedAuthenticator
@@ -22,6 +22,7 @@ from protocols.gdw376.framer import Gdw376Framer
 from protocols.gdw376.layout import Record
 from protocols.gdw376.link import Address, Afn, Dir, LinkFrame
 from protocols.gdw376.units import DataUnit, decode_units
+from protocols.gdw376.units.erc import encode_event, event_record
 from tests.headend import test_terminal_server
 from tests.headend.scripted_terminal import ScriptedTerminal
 from tests.headend.storage.helpers import TZ
@@ -217,3 +218,22 @@ def test_archive_config_from_toml_and_errors_name_the_key(tmp_path: Path) -> Non
     with pytest.raises(ConfigError) as info:
         load_config(bad, environ={})
     assert [p.key for p in info.value.problems] == ["archive.terminals.0.meters.0.address"]
+
+
+def test_erc35_reports_become_unknown_meter_events() -> None:
+    block = Record({"address": "000000000002", "phase": Record({"quality": 5, "a": 1, "b": 0, "c": 0}), "protocol": 1})
+    other = Record({"address": "000000000777", "phase": Record({"quality": 1, "a": 0, "b": 1, "c": 0}), "protocol": 0})
+    record = event_record(35, {"time": datetime(2024, 5, 2, 8, 30), "port": 2, "n": 2, "meters": (block, other)})
+    seen = datetime(2024, 5, 2, 8, 30, tzinfo=TZ)
+    erc35 = Event(EventOrigin.TERMINAL, "ERC35", seen, seen, terminal=T, raw=encode_event(record), source="x")
+    erc14 = Event(EventOrigin.TERMINAL, "ERC14", seen, seen, terminal=T, raw=bytes((14, 0)), source="x")
+    archive = Archive.from_config(_config(_meter(1), _meter(2)))
+    events = unknown_meter_events([erc14, erc35], archive)
+    assert [(e.code, e.terminal, e.meter, dict(e.detail)) for e in events] == [
+        ("unknown_meter", T, "000000000002", {"port": 2, "protocol": 1, "archived_as": f"{T}/p2"}),
+        ("unknown_meter", T, "000000000777", {"port": 2, "protocol": 0, "archived_as": ""}),
+    ]
+    assert {e.key for e in events} == {
+        f"unknown_meter:{T}:000000000002:2024-05-02",
+        f"unknown_meter:{T}:000000000777:2024-05-02",
+    }
