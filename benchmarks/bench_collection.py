@@ -7,9 +7,10 @@ Method:
 * A throwaway PostgreSQL 15 + TimescaleDB cluster (``tests/pg_server.py``, as the test suite) or ``--dsn``.
 * The daemon (:class:`headend.app.HeadendApp`, real-time plan off, daily plan F161 with ``--spread-s`` spread,
   default 0 = everyone at 00:05) and the simulated fleet (:class:`concentrator_sim.fleet.Fleet`) run in this one
-  process over loopback TCP, sharing one injected clock. The clock stands at 23:00 while the fleet logs in, then
-  jumps to 00:05 and runs at real speed: the **collection** figure is from that jump until the last F161 reading
-  is in ``frozen_readings`` (requests, answers, decode, spool fsync, database commit — everything).
+  process over loopback TCP, sharing one injected clock. The clock stands at 00:01 while the fleet logs in (the
+  day before is marked collected), then jumps to 00:05 the next day and runs at real speed: the **collection**
+  figure is from that jump until the last F161 reading of the day is in ``frozen_readings`` (requests, answers,
+  decode, spool fsync, database commit — everything).
 * **Ingest limit**: then the same number of readings (another day) is written straight to the store with
   ``Store.write`` in batches of ``[storage] batch_size`` — the fastest the database path takes them.
   **Ratio** = collection readings/s ÷ ingest readings/s (1.0: collection is as fast as the database allows).
@@ -73,6 +74,10 @@ class SwitchClock:
         return self.clock()
 
 
+def progress(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
 def rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
@@ -126,8 +131,9 @@ async def run(args: argparse.Namespace, dsn: str, work: Path) -> dict[str, Any]:
         storage=StorageConfig(dsn=dsn, sqlite_path=work / "h.sqlite3", spool_path=work / "spool.sqlite3"),
         metrics=MetricsConfig(enabled=False),
     )
-    evening = DAY + timedelta(hours=23)
-    clock = SwitchClock(SimClock(evening, 0.0))
+    # logins at 00:01 of DAY, before the day before it comes due (00:05); that day is then marked collected
+    login_time = DAY + timedelta(minutes=1)
+    clock = SwitchClock(SimClock(login_time, 0.0))
     app = HeadendApp(config, now=clock)
     await app.start()
     assert app.server is not None
@@ -138,7 +144,7 @@ async def run(args: argparse.Namespace, dsn: str, work: Path) -> dict[str, Any]:
             meters_per_concentrator=meters,
             heartbeat_s=3000,
             connect_rate=args.connect_rate,
-            as_of=evening.isoformat(),
+            as_of=login_time.isoformat(),
             history_days=2,
             tick_s=1.0,
             seed=1,
@@ -148,6 +154,7 @@ async def run(args: argparse.Namespace, dsn: str, work: Path) -> dict[str, Any]:
     rss_before = rss_kib()
     tracemalloc.start(8)
     try:
+        progress(f"{terminals} terminals logging in")
         await fleet.start()
         async with asyncio.timeout(args.login_timeout):
             await fleet.wait_logged_in()
@@ -155,6 +162,7 @@ async def run(args: argparse.Namespace, dsn: str, work: Path) -> dict[str, Any]:
                 if len(app.registry) >= terminals:
                     break
                 await asyncio.sleep(0.05)
+        progress("logged in; measuring the heap")
         snapshot = tracemalloc.take_snapshot()
         tracemalloc.stop()
         headend_bytes = sum(
@@ -165,6 +173,10 @@ async def run(args: argparse.Namespace, dsn: str, work: Path) -> dict[str, Any]:
         )
         rss_after = rss_kib()
         expected = terminals * meters * (TARIFFS + 1)
+        assert app.collector is not None
+        for state in app.collector.states.values():
+            state.daily_done = (DAY - timedelta(days=1)).date()
+        progress(f"00:05: collecting {expected} readings")
         started = time.perf_counter()
         clock.clock = SimClock(DAY + timedelta(days=1, minutes=5), 1.0)
         async with asyncio.timeout(args.collect_timeout):
@@ -172,6 +184,8 @@ async def run(args: argparse.Namespace, dsn: str, work: Path) -> dict[str, Any]:
                 stored = await asyncio.to_thread(frozen_count, dsn)
                 if stored >= expected:
                     break
+                if args.verbose:
+                    progress(f"{stored} stored, {len(app.registry)} online")
                 await asyncio.sleep(0.2)
         collect_s = time.perf_counter() - started
     finally:
@@ -179,6 +193,7 @@ async def run(args: argparse.Namespace, dsn: str, work: Path) -> dict[str, Any]:
             tracemalloc.stop()
         await fleet.stop()
         await app.stop()
+    progress(f"collected in {collect_s:.1f} s; measuring the ingest limit")
     ingest_rps = await ingest_limit(config, expected)
     collect_rps = stored / collect_s
     return {
@@ -206,6 +221,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--login-timeout", type=float, default=600.0, help="seconds for the fleet to log in")
     parser.add_argument("--collect-timeout", type=float, default=3600.0, help="seconds for the collection")
     parser.add_argument("--quick", action="store_true", help="a smoke run (50 terminals); its figures are rough")
+    parser.add_argument("--verbose", action="store_true", help="print the progress of the collection")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of lines")
     args = parser.parse_args(argv)
     args.terminals = args.terminals or (50 if args.quick else 1000)
