@@ -142,6 +142,7 @@ class HeadendApp:
         self.ops.start()
         self.server = TerminalServer(cfg.server, cfg.session, self.registry, self.metrics, clock=self.clock)
         self.server.on_frame.extend((self.collector.on_frame, self.reports.on_frame))
+        self.server.on_frame.append(self.ops.on_frame)  # heartbeat clocks (对时)
         await self.server.start()
         self.collector.start()
         if cfg.metrics.enabled:

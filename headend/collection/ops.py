@@ -4,7 +4,8 @@
 - At start the archive is the database's archive tables merged with ``[archive]`` (configuration wins) and
   written back, so billing's views see the configured meters and ratios.
 - When a terminal logs in: its archive is verified and repaired (AFN0A/AFN04 F10, ``[archive] verify_on_login``),
-  then its clock checked (AFN0C F2 → AFN05 F31, ``[timesync]``).
+  then its clock checked (AFN0C F2 → AFN05 F31, ``[timesync]``); later heartbeats with a clock (AFN02 F3, 2013
+  terminals) are judged the same way once per ``[timesync] interval_s`` (:meth:`CollectionOps.on_frame`).
 - Every ``[timesync] interval_s`` of head-end time: every online terminal's clock is checked.
 - Every ``[backfill] interval_s`` of head-end time: a backfill run, then the success rate of every freeze date
   it covers is recomputed, stored and exported (only with a non-empty archive: without one nothing is expected).
@@ -21,7 +22,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -39,6 +40,8 @@ from headend.sessions.gdw376_station import SessionRegistry, TerminalSession
 from headend.storage.records import Event
 from protocols.errors import ProtocolError
 from protocols.gdw376.auth import Authenticator
+from protocols.gdw376.link import Afn, Dir, LinkFrame
+from protocols.gdw376.units import Heartbeat, decode_units
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -84,6 +87,7 @@ class CollectionOps:
         )  # fmt: skip
         self._task: asyncio.Task[None] | None = None
         self._login_tasks: set[asyncio.Task[None]] = set()
+        self._clock_due: dict[str, datetime] = {}  #: next clock judgement per terminal (head-end time)
         self.next_timesync: datetime | None = None
         self.next_backfill: datetime | None = None
         self.last_backfill: BackfillResult | None = None
@@ -126,6 +130,36 @@ class CollectionOps:
             _LOGGER.warning("term %s reports unknown meter %s (ERC35)", event.terminal, event.meter)
         return [*events, *found]
 
+    def on_frame(self, session: TerminalSession, frame: LinkFrame) -> None:
+        """TerminalServer hook: a heartbeat (AFN02 F3) carrying the terminal clock (2013 terminals) is judged like
+        an AFN0C F2 read, at most once per ``[timesync] interval_s`` of head-end time per terminal."""
+        if not self.config.timesync.enabled or frame.afn != Afn.LINK_CHECK or not frame.control.prm:
+            return
+        now = self._now()
+        due = self._clock_due.get(session.terminal)
+        if due is not None and now < due:
+            return
+        try:
+            units = decode_units(frame.afn, frame.data, Dir.UP)
+        except ProtocolError:
+            return  # the listener counts and logs it
+        clock = next((u.value.clock for u in units if isinstance(u.value, Heartbeat) and u.value.clock), None)
+        if clock is None:
+            return
+        self._clock_due[session.terminal] = now + timedelta(seconds=self.config.timesync.interval_s)
+        self._spawn(self._heartbeat_clock(session, clock, now), f"heartbeat clock {session.terminal}")
+
+    async def _heartbeat_clock(self, session: TerminalSession, clock: datetime, received_at: datetime) -> None:
+        try:
+            await self.timesync.observe_heartbeat(session, clock, received_at)
+        except (HeadendError, ProtocolError) as exc:
+            session.log.warning("time sync after heartbeat failed: %s", exc)
+
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(work, name=name)
+        self._login_tasks.add(task)
+        task.add_done_callback(self._login_tasks.discard)
+
     # -- lifecycle ------------------------------------------------------------------------------------------
 
     def start(self) -> None:
@@ -141,9 +175,7 @@ class CollectionOps:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     def _online(self, session: TerminalSession) -> None:
-        task = asyncio.create_task(self.on_login(session), name=f"login-checks {session.terminal}")
-        self._login_tasks.add(task)
-        task.add_done_callback(self._login_tasks.discard)
+        self._spawn(self.on_login(session), f"login-checks {session.terminal}")
 
     async def on_login(self, session: TerminalSession) -> None:
         """Archive verify/repair, then the clock, for a terminal that just logged in (failures are logged)."""
@@ -151,6 +183,7 @@ class CollectionOps:
             if self.config.archive.verify_on_login and self.archive.entries(session.terminal):
                 await self.archive_sync.reconcile(session)
             if self.config.timesync.enabled:
+                self._clock_due[session.terminal] = self._now() + timedelta(seconds=self.config.timesync.interval_s)
                 await self.timesync.check(session)
         except (HeadendError, ProtocolError) as exc:
             session.log.warning("login checks failed: %s", exc)

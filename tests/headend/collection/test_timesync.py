@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from headend.collection.ops import CollectionOps
 from headend.collection.timesync import NOT_SYNCHRONISED, ClockCheck, TimeSync, ntp_checker
+from headend.config import Config
 from headend.config_collection import TimeSyncConfig
 from headend.sessions.gdw376_station import TerminalSession
 from headend.storage.sqlite_store import SqliteStore
@@ -21,7 +23,7 @@ from protocols.gdw376.layout import Record
 from protocols.gdw376.link import Address, Afn, Dir
 from protocols.gdw376.units import DataUnit, TerminalClock, decode_units
 from tests.headend import test_terminal_server
-from tests.headend.scripted_terminal import ScriptedTerminal
+from tests.headend.scripted_terminal import ANSWER_TIMEOUT_S, ScriptedTerminal
 from tests.headend.storage.helpers import TZ
 from tests.headend.test_terminal_server import Harness
 
@@ -148,3 +150,28 @@ def test_timedatectl_checker_reads_ntp_synchronized(
 def test_timedatectl_missing_counts_as_unsynchronised(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     assert ntp_checker("timedatectl")() is False
+
+
+async def test_heartbeat_clock_is_judged_once_per_interval(harness: Harness, store: SqliteStore) -> None:
+    config = Config(timesync=TimeSyncConfig(threshold_s=30))
+    ops = CollectionOps(
+        config, harness.registry, store, harness.metrics, store.write, now=lambda: HOST, host_synchronized=lambda: False
+    )
+    harness.server.on_frame.append(ops.on_frame)
+    terminal = ScriptedTerminal(A)
+    await terminal.connect(harness.server.port)
+    try:
+        await terminal.login()
+        await harness.online(A)
+        for _ in range(2):  # the second heartbeat is within interval_s: not judged again
+            terminal.link_check(3, clock=(HOST + timedelta(minutes=5)).replace(tzinfo=None))
+            await terminal.next_frame()  # confirmed: on_frame has run
+        async with asyncio.timeout(ANSWER_TIMEOUT_S):  # the judgement started by the first heartbeat
+            while not ops.timesync.alarm:
+                await asyncio.sleep(0.01)
+        await ops.stop()
+    finally:
+        await terminal.close()
+    assert _log(store) == [("clock_read", 300_000, "{}")]
+    assert ops.timesync.alarm == NOT_SYNCHRONISED
+    assert harness.sample("headend_clock_syncs_total", result="refused") == 1
