@@ -3,7 +3,6 @@ verify + repair over loopback TCP against a scripted concentrator that keeps an 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -24,6 +23,7 @@ from protocols.gdw376.link import Address, Afn, Dir, LinkFrame
 from protocols.gdw376.units import DataUnit, decode_units
 from protocols.gdw376.units.erc import encode_event, event_record
 from tests.headend import test_terminal_server
+from tests.headend.collection.logged_in import logged_in, serving
 from tests.headend.scripted_terminal import ScriptedTerminal
 from tests.headend.storage.helpers import TZ
 from tests.headend.test_terminal_server import Harness
@@ -143,33 +143,23 @@ class Concentrator:
 async def _reconcile(
     harness: Harness, config: ArchiveConfig, held: Sequence[ArchiveEntry]
 ) -> tuple[list[Difference], Concentrator, list[Event]]:
-    terminal = ScriptedTerminal(A)
-    await terminal.connect(harness.server.port)
     events: list[Event] = []
 
     async def sink(batch: Sequence[Event]) -> None:
         events.extend(batch)
 
-    try:
-        await terminal.login()
-        session = await harness.online(A)
+    sync = ArchiveSync(
+        Archive.from_config(config),
+        config,
+        metrics=harness.metrics,
+        events=sink,
+        now=lambda: datetime(2024, 5, 2, 1, 0, tzinfo=UTC),
+        authenticator=FixedAuthenticator(PW),
+    )
+    async with logged_in(harness, A) as (terminal, session):
         concentrator = Concentrator(terminal, held)
-        server = asyncio.create_task(concentrator.serve())
-        sync = ArchiveSync(
-            Archive.from_config(config),
-            config,
-            metrics=harness.metrics,
-            events=sink,
-            now=lambda: datetime(2024, 5, 2, 1, 0, tzinfo=UTC),
-            authenticator=FixedAuthenticator(PW),
-        )
-        try:
+        async with serving(concentrator.serve()):
             remaining = await sync.reconcile(session)
-        finally:
-            server.cancel()
-            await asyncio.gather(server, return_exceptions=True)
-    finally:
-        await terminal.close()
     return remaining, concentrator, events
 
 

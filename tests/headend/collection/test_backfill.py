@@ -5,7 +5,6 @@ first-pass vs final."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -19,6 +18,7 @@ from protocols.gdw376.layout import Record
 from protocols.gdw376.link import Address, Dir
 from protocols.gdw376.units import DataUnit, decode_units
 from tests.headend import test_terminal_server
+from tests.headend.collection.logged_in import logged_in, serving
 from tests.headend.scripted_terminal import ScriptedTerminal
 from tests.headend.storage import conftest as storage_fixtures
 from tests.headend.storage.conftest import Backend
@@ -80,31 +80,21 @@ async def _backfill(
         [reading(1, register=DAILY, ts=_midnight(d)) for d in (MAY2, MAY3, MAY4)]
         + [reading(2, register=DAILY, ts=_midnight(d)) for d in (MAY3, MAY4)]
     )
-    terminal = ScriptedTerminal(A)
-    await terminal.connect(harness.server.port)
-    try:
-        await terminal.login()
-        await harness.online(A)
+    backfill = Backfill(
+        config,
+        ARCHIVE,
+        store.store,
+        harness.registry,
+        submit=store.store.write,
+        zone=TZ,
+        metrics=harness.metrics,
+        failures=FailureLog(),
+        now=lambda: NOW,
+    )
+    async with logged_in(harness, A) as (terminal, _):
         concentrator = Concentrator(terminal)
-        server = asyncio.create_task(concentrator.serve())
-        backfill = Backfill(
-            config,
-            ARCHIVE,
-            store.store,
-            harness.registry,
-            submit=store.store.write,
-            zone=TZ,
-            metrics=harness.metrics,
-            failures=FailureLog(),
-            now=lambda: NOW,
-        )
-        try:
+        async with serving(concentrator.serve()):
             result = await backfill.run()
-        finally:
-            server.cancel()
-            await asyncio.gather(server, return_exceptions=True)
-    finally:
-        await terminal.close()
     return result, concentrator, backfill
 
 

@@ -15,7 +15,6 @@ from headend.collection.ops import CollectionOps
 from headend.collection.timesync import NOT_SYNCHRONISED, ClockCheck, TimeSync, ntp_checker
 from headend.config import Config
 from headend.config_collection import TimeSyncConfig
-from headend.sessions.gdw376_station import TerminalSession
 from headend.storage.sqlite_store import SqliteStore
 from protocols.gdw376 import messages
 from protocols.gdw376.auth import FixedAuthenticator
@@ -23,6 +22,7 @@ from protocols.gdw376.layout import Record
 from protocols.gdw376.link import Address, Afn, Dir
 from protocols.gdw376.units import DataUnit, TerminalClock, decode_units
 from tests.headend import test_terminal_server
+from tests.headend.collection.logged_in import logged_in, serving
 from tests.headend.scripted_terminal import ANSWER_TIMEOUT_S, ScriptedTerminal
 from tests.headend.storage.helpers import TZ
 from tests.headend.test_terminal_server import Harness
@@ -71,29 +71,19 @@ async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
 async def _run(
     harness: Harness, store: SqliteStore, offset: timedelta, host_synchronized: Callable[[], bool]
 ) -> tuple[TimeSync, DriftingTerminal, list[ClockCheck]]:
-    terminal = ScriptedTerminal(A)
-    await terminal.connect(harness.server.port)
-    try:
-        await terminal.login()
-        session: TerminalSession = await harness.online(A)
+    sync = TimeSync(
+        TimeSyncConfig(threshold_s=30),
+        zone=TZ,
+        metrics=harness.metrics,
+        link_events=store.write_link_events,
+        now=lambda: HOST,
+        host_synchronized=host_synchronized,
+        authenticator=FixedAuthenticator(PW),
+    )
+    async with logged_in(harness, A) as (terminal, session):
         drifting = DriftingTerminal(terminal, offset)
-        server = asyncio.create_task(drifting.serve())
-        sync = TimeSync(
-            TimeSyncConfig(threshold_s=30),
-            zone=TZ,
-            metrics=harness.metrics,
-            link_events=store.write_link_events,
-            now=lambda: HOST,
-            host_synchronized=host_synchronized,
-            authenticator=FixedAuthenticator(PW),
-        )
-        try:
-            checks: list[ClockCheck] = list(await sync.run_round([session]))
-        finally:
-            server.cancel()
-            await asyncio.gather(server, return_exceptions=True)
-    finally:
-        await terminal.close()
+        async with serving(drifting.serve()):
+            checks = await sync.run_round([session])
     return sync, drifting, checks
 
 
@@ -158,11 +148,7 @@ async def test_heartbeat_clock_is_judged_once_per_interval(harness: Harness, sto
         config, harness.registry, store, harness.metrics, store.write, now=lambda: HOST, host_synchronized=lambda: False
     )
     harness.server.on_frame.append(ops.on_frame)
-    terminal = ScriptedTerminal(A)
-    await terminal.connect(harness.server.port)
-    try:
-        await terminal.login()
-        await harness.online(A)
+    async with logged_in(harness, A) as (terminal, _):
         for _ in range(2):  # the second heartbeat is within interval_s: not judged again
             terminal.link_check(3, clock=(HOST + timedelta(minutes=5)).replace(tzinfo=None))
             await terminal.next_frame()  # confirmed: on_frame has run
@@ -170,8 +156,6 @@ async def test_heartbeat_clock_is_judged_once_per_interval(harness: Harness, sto
             while not ops.timesync.alarm:
                 await asyncio.sleep(0.01)
         await ops.stop()
-    finally:
-        await terminal.close()
     assert _log(store) == [("clock_read", 300_000, "{}")]
     assert ops.timesync.alarm == NOT_SYNCHRONISED
     assert harness.sample("headend_clock_syncs_total", result="refused") == 1
