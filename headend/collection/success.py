@@ -64,14 +64,17 @@ class FailureLog:
     def __init__(self, keep_days: int = 31) -> None:
         self._failures: dict[tuple[str, int, date], Failure] = {}
         self._keep = timedelta(days=keep_days)
+        self._oldest: date | None = None
 
     def record(self, terminal: str, pns: Iterable[int], day: date, reason: Reason, detail: str, at: datetime) -> None:
         failure = Failure(reason, detail, at)
         for pn in pns:
             self._failures[(terminal, pn, day)] = failure
-        oldest = day - self._keep
-        if any(k[2] < oldest for k in self._failures):
-            self._failures = {k: v for k, v in self._failures.items() if k[2] >= oldest}
+        cutoff = day - self._keep
+        self._oldest = min(self._oldest or day, day)
+        if self._oldest < cutoff:  # prune only when something has aged out (not a scan per record)
+            self._failures = {k: v for k, v in self._failures.items() if k[2] >= cutoff}
+            self._oldest = min((k[2] for k in self._failures), default=None)
 
     def clear(self, terminal: str, pns: Iterable[int], day: date) -> None:
         for pn in pns:

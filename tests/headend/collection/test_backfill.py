@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from headend.collection.archive import Archive, ArchiveEntry
 from headend.collection.backfill import Backfill, BackfillResult
-from headend.collection.success import FailureLog, SuccessRate
+from headend.collection.success import FailureLog, Reason, SuccessRate
 from headend.config_collection import BackfillConfig
 from headend.storage.collection import MissingMeter
 from protocols.gdw376 import messages
@@ -159,3 +159,19 @@ async def test_effort_per_terminal_is_bounded(harness: Harness, migrated: Backen
     )
     assert result.requests == len(concentrator.asked) == 2
     assert concentrator.asked == [(date(2024, 5, 3), [3, 4]), (date(2024, 5, 2), [3, 4])]
+
+
+def test_failure_log_keeps_the_last_failure_and_forgets_old_days() -> None:
+    log = FailureLog(keep_days=3)
+    log.record(T, [1, 2], MAY2, Reason.DENIED, "first", NOW)
+    log.record(T, [2], MAY2, Reason.DECODE_ERROR, "second", NOW)
+    assert [(f.reason, f.detail) for f in (log.get(T, 1, MAY2), log.get(T, 2, MAY2)) if f] == [
+        (Reason.DENIED, "first"),
+        (Reason.DECODE_ERROR, "second"),
+    ]
+    log.clear(T, [1], MAY2)
+    assert log.get(T, 1, MAY2) is None and len(log) == 1
+    log.record(T, [3], date(2024, 5, 5), Reason.TERMINAL_OFFLINE, "", NOW)  # 2 May is within 3 days
+    assert len(log) == 2
+    log.record(T, [3], date(2024, 5, 6), Reason.TERMINAL_OFFLINE, "", NOW)  # now it is not
+    assert log.get(T, 2, MAY2) is None and len(log) == 2
