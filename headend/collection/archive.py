@@ -214,8 +214,11 @@ class Archive:
     def __len__(self) -> int:
         return sum(len(points) for points in self._entries.values())
 
-    async def save(self, store: Store, *, valid_from: datetime) -> None:
-        """Write the archive to the store's tables (ratios, where configured, from ``valid_from`` on)."""
+    async def save(self, store: Store, *, valid_from: datetime, stored_ratios: Sequence[MeterRatio] = ()) -> None:
+        """Write the archive to the store's tables. A configured CT/PT ratio is written (in effect from
+        ``valid_from``) only when it differs from the meter's latest in ``stored_ratios``: restarts do not add
+        rows, and a changed ratio never rewrites the one billing used before."""
+        latest = {r.meter: (r.ct_ratio, r.pt_ratio) for r in sorted(stored_ratios, key=lambda r: r.valid_from)}
         entries = self.entries()
         await store.save_archive(
             terminals=list(self._terminals.values()),
@@ -224,7 +227,7 @@ class Archive:
             ratios=[
                 MeterRatio(e.meter, valid_from, e.ct_ratio, e.pt_ratio)
                 for e in entries
-                if e.ct_ratio is not None and e.pt_ratio is not None
+                if e.ct_ratio is not None and e.pt_ratio is not None and latest.get(e.meter) != (e.ct_ratio, e.pt_ratio)
             ],
         )
 

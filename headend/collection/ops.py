@@ -97,10 +97,11 @@ class CollectionOps:
 
     async def load_archive(self) -> Archive:
         """Database archive merged with the configuration (which wins), written back."""
-        stored = Archive.from_stored(await self._store.load_archive())
-        archive = stored.merged(Archive.from_config(self.config.archive))
-        if len(Archive.from_config(self.config.archive)):
-            await archive.save(self._store, valid_from=self._now())
+        stored = await self._store.load_archive()
+        configured = Archive.from_config(self.config.archive)
+        archive = Archive.from_stored(stored).merged(configured)
+        if len(configured):
+            await archive.save(self._store, valid_from=self._now(), stored_ratios=stored.ratios)
         self._use(archive)
         _LOGGER.info("archive: %d meters on %d terminals", len(archive), len(archive.terminals()))
         return archive

@@ -17,10 +17,11 @@ import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
-from headend.storage.records import MeasurementPoint, MeterInfo, TerminalInfo
+from headend.storage.records import MeasurementPoint, MeterInfo, MeterRatio, TerminalInfo
 
 if TYPE_CHECKING:
     import psycopg
@@ -72,6 +73,7 @@ class StoredArchive:
     terminals: tuple[TerminalInfo, ...]
     meters: tuple[MeterInfo, ...]
     points: tuple[MeasurementPoint, ...]
+    ratios: tuple[MeterRatio, ...] = ()  #: by meter, then valid_from
 
 
 _SQLITE_DDL = (
@@ -94,15 +96,25 @@ _ARCHIVE = (
     "SELECT terminal, kind, protocol, name FROM terminals ORDER BY terminal",
     "SELECT meter, address, protocol, tariff_count FROM meters ORDER BY meter",
     "SELECT terminal, pn, meter, port, baud FROM measurement_points ORDER BY terminal, pn",
+    "SELECT meter, valid_from, ct_ratio, pt_ratio FROM meter_ratios ORDER BY meter, valid_from",
 )
 
 
 def _archive(rows: Sequence[Sequence[Sequence[Any]]]) -> StoredArchive:
-    terminals, meters, points = rows
+    terminals, meters, points, ratios = rows
     return StoredArchive(
         tuple(TerminalInfo(*r) for r in terminals),
         tuple(MeterInfo(*r) for r in meters),
         tuple(MeasurementPoint(*r) for r in points),
+        tuple(
+            MeterRatio(
+                meter,
+                valid_from if isinstance(valid_from, datetime) else datetime.fromisoformat(valid_from),
+                Decimal(ct),  # SQLite keeps the exact decimal as text
+                Decimal(pt),
+            )
+            for meter, valid_from, ct, pt in ratios
+        ),
     )
 
 

@@ -96,9 +96,23 @@ async def test_archive_saved_to_the_store_reads_back(tmp_path: Path) -> None:
         await store.migrate()
         archive = Archive.from_config(_config(_meter(1, ct_ratio="200"), _meter(2)))
         await archive.save(store, valid_from=datetime(2024, 1, 1, tzinfo=TZ))
-        again = Archive.from_stored(await store.load_archive())
+        # saved again later (a restart): the same ratios add no rows; a changed one is a new row from then on
+        await archive.save(
+            store, valid_from=datetime(2024, 2, 1, tzinfo=TZ), stored_ratios=(await store.load_archive()).ratios
+        )
+        changed = Archive.from_config(_config(_meter(1, ct_ratio="300"), _meter(2)))
+        await changed.save(
+            store, valid_from=datetime(2024, 3, 1, tzinfo=TZ), stored_ratios=(await store.load_archive()).ratios
+        )
+        stored = await store.load_archive()
+        again = Archive.from_stored(stored)
     finally:
         await store.close()
+    assert [(r.meter, r.valid_from.month, r.ct_ratio) for r in stored.ratios] == [
+        ("000000000001", 1, Decimal(200)),
+        ("000000000001", 3, Decimal(300)),
+        ("000000000002", 1, Decimal(1)),
+    ]
     assert [(e.terminal, e.pn, e.address, e.port, e.baud) for e in again.entries()] == [
         (e.terminal, e.pn, e.address, e.port, e.baud) for e in archive.entries()
     ]

@@ -4,10 +4,11 @@ local freeze date and first pass, the stored archive, success rows and missing m
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from headend.readings import Quality
 from headend.storage.collection import MissingMeter, SuccessRow
-from headend.storage.records import MeasurementPoint, MeterInfo, TerminalInfo
+from headend.storage.records import MeasurementPoint, MeterInfo, MeterRatio, TerminalInfo
 from tests.headend.storage import conftest as storage_fixtures
 from tests.headend.storage.conftest import Backend
 from tests.headend.storage.helpers import TZ, reading
@@ -49,8 +50,12 @@ async def test_archive_round_trip(migrated: Backend) -> None:
         terminals=[TerminalInfo("4403:00012")],
         meters=[MeterInfo("000000000001", "000000000001", "dlt645-2007", 4)],
         points=[MeasurementPoint("4403:00012", 1, "000000000001", 2, 2400)],
+        ratios=[MeterRatio("000000000001", _midnight(date(2024, 1, 1)), Decimal("200.0"), Decimal("1"))],
     )
     stored = await migrated.store.load_archive()
+    assert [(r.meter, r.valid_from, r.ct_ratio, r.pt_ratio) for r in stored.ratios] == [
+        ("000000000001", _midnight(date(2024, 1, 1)), Decimal("200.0"), Decimal("1"))
+    ]
     assert stored.terminals == (TerminalInfo("4403:00012", "concentrator", "gdw376.1", ""),)
     assert stored.meters == (MeterInfo("000000000001", "000000000001", "dlt645-2007", 4),)
     assert stored.points == (MeasurementPoint("4403:00012", 1, "000000000001", 2, 2400),)
