@@ -64,6 +64,7 @@ class TerminalState:
     pointers: dict[int, int] = field(default_factory=dict)  #: AFN0E Fn → next record pointer to read (Pm)
     ec: tuple[int, int] | None = None  #: EC1, EC2 as last read
     job: asyncio.Task[None] | None = None
+    idle_until: datetime | None = None  #: nothing is due before this (head-end clock), unless ACD asks for events
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,9 +153,14 @@ class CollectionEngine:
             if not state.backoff.ready(now):
                 backed_off += 1
                 continue
+            if state.idle_until is not None and now < state.idle_until and not state.events_wanted:
+                continue  # thousands of terminals: do not recompute what is due at every tick
             steps = self.due(state, now)
             if steps:
+                state.idle_until = None
                 state.job = asyncio.create_task(self._run(state, steps), name=f"collect {state.session.terminal}")
+            else:
+                state.idle_until = self.next_due(state, now)
         self._metrics.terminals_backed_off.set(backed_off)
 
     def due(self, state: TerminalState, now: datetime) -> list[tuple[str, object, list[Step]]]:
@@ -181,6 +187,19 @@ class CollectionEngine:
         if plan.event_fns and (state.events_wanted or periodic):
             groups.append(("events", now, []))  # built when run: the pointers come from the previous answer
         return groups
+
+    def next_due(self, state: TerminalState, now: datetime) -> datetime:
+        """When something may next be due for a terminal that has nothing due at ``now``: its next daily due
+        time, or the next event period, whichever comes first."""
+        zone = self._config.zone
+        today = now.astimezone(zone).date()
+        plan, terminal = state.plan, state.session.terminal
+        wake = daily_due(plan, terminal, today, zone)
+        if wake <= now:
+            wake = daily_due(plan, terminal, today + timedelta(days=1), zone)
+        if plan.event_fns and plan.event_interval_s > 0 and state.events_at is not None:
+            wake = min(wake, state.events_at + timedelta(seconds=plan.event_interval_s))
+        return wake
 
     def _tagged(self, name: str, fns: Sequence[int], tag: TimeTag, per_request: int) -> list[Step]:
         body: Record = tag_record(tag)

@@ -129,3 +129,14 @@ async def test_events_are_due_every_period() -> None:
     state.events_at = t0
     assert engine.due(state, t0 + timedelta(seconds=599)) == []
     assert [what for what, _, _ in engine.due(state, t0 + timedelta(seconds=600))] == ["events"]
+
+
+async def test_an_idle_terminal_sleeps_until_its_next_due_time() -> None:
+    engine, state = _state(PlanConfig(daily_spread_s=0, event_fns=[1], event_interval_s=3600))
+    t0 = datetime(2026, 11, 23, 10, 0, tzinfo=ZONE)
+    assert engine.next_due(state, t0) == datetime(2026, 11, 24, 0, 5, tzinfo=ZONE)  # today's 00:05 is past
+    assert engine.next_due(state, datetime(2026, 11, 23, 0, 1, tzinfo=ZONE)) == datetime(
+        2026, 11, 23, 0, 5, tzinfo=ZONE
+    )
+    state.events_at = t0
+    assert engine.next_due(state, t0) == t0 + timedelta(hours=1)
