@@ -10,7 +10,8 @@ Method:
   process over loopback TCP, sharing one injected clock. The clock stands at 00:01 while the fleet logs in (the
   day before is marked collected), then jumps to 00:05 the next day and runs at real speed: the **collection**
   figure is from that jump until the last F161 reading of the day is in ``frozen_readings`` (requests, answers,
-  decode, spool fsync, database commit — everything).
+  decode, spool fsync, database commit — everything). Backfill (补抄, which would look for the days before in
+  an empty database and compete for the same terminals) is off unless ``--backfill``.
 * **Ingest limit**: then the same number of readings (another day) is written straight to the store with
   ``Store.write`` in batches of ``[storage] batch_size`` — the fastest the database path takes them.
   **Ratio** = collection readings/s ÷ ingest readings/s (1.0: collection is as fast as the database allows).
@@ -55,6 +56,7 @@ from headend.config import (
     SessionConfig,
     StorageConfig,
 )
+from headend.config_collection import BackfillConfig
 from headend.readings import Quality, Reading
 from headend.storage.base import open_store
 
@@ -130,6 +132,8 @@ async def run(args: argparse.Namespace, dsn: str, work: Path) -> dict[str, Any]:
         collection=CollectionConfig(points=f"1-{meters}", tick_s=0.1, plans=plans),
         storage=StorageConfig(dsn=dsn, sqlite_path=work / "h.sqlite3", spool_path=work / "spool.sqlite3"),
         metrics=MetricsConfig(enabled=False),
+        # backfill (补抄) of the days before would compete for the same terminals: off unless asked for
+        backfill=BackfillConfig(enabled=args.backfill),
     )
     # logins at 00:01 of DAY, before the day before it comes due (00:05); that day is then marked collected
     login_time = DAY + timedelta(minutes=1)
@@ -205,6 +209,7 @@ async def run(args: argparse.Namespace, dsn: str, work: Path) -> dict[str, Any]:
         "terminals": terminals,
         "meters_per_terminal": meters,
         "spread_s": args.spread_s,
+        "backfill": args.backfill,
         "readings": stored,
         "collect_s": round(collect_s, 2),
         "collect_readings_per_s": round(collect_rps),
@@ -229,6 +234,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--no-heap", dest="heap", action="store_false", help="skip tracemalloc (it slows the logins down 3-5x)"
     )
+    parser.add_argument("--backfill", action="store_true", help="leave backfill on (it competes with the plan)")
     parser.add_argument("--verbose", action="store_true", help="print the progress of the collection")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of lines")
     args = parser.parse_args(argv)
