@@ -194,7 +194,10 @@ async def run(args: argparse.Namespace, dsn: str, work: Path) -> dict[str, Any]:
                 if stored >= expected:
                     break
                 if args.verbose:
-                    progress(f"{stored} stored, {len(app.registry)} online")
+                    sample = app.metrics.registry.get_sample_value
+                    ok = sample("headend_collection_jobs_total", {"plan": "daily", "result": "ok"}) or 0
+                    retried = sample("headend_retransmissions_total") or 0
+                    progress(f"{stored} stored, {len(app.registry)} online, {ok:.0f} requests ok, {retried:.0f} resent")
                 await asyncio.sleep(0.2)
         collect_s = time.perf_counter() - started
     finally:
