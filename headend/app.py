@@ -18,7 +18,7 @@ import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from headend.scheduling.poll import PollPlan
 from headend.sdnotify import SystemdNotifier
 from headend.sessions.gdw376_station import SessionRegistry
 from headend.storage.base import Store, WriteResult, open_store
+from headend.storage.maintenance import maintain_periodically
 from headend.storage.records import Event
 from headend.storage.spool import Spool
 from headend.storage.writer import SpoolWriter
@@ -115,6 +116,17 @@ class HeadendApp:
         )
         self._tasks.append(asyncio.create_task(self.writer.run(), name="spool-writer"))
         self.writer.notify()  # drain what a previous run left in the spool
+        keep = cfg.storage.readings_retention_days
+        self._tasks.append(
+            asyncio.create_task(
+                maintain_periodically(
+                    self.store,
+                    keep_readings=timedelta(days=keep) if keep else None,
+                    interval_s=cfg.storage.maintenance_interval_s,
+                ),
+                name="storage-maintenance",
+            )
+        )
         self.ingest = Ingest(self.spool, self.metrics, on_durable=self._durable)
         self.ingest.start()
         self.poller = PollPlan(cfg.collection, self.registry, self.metrics, self.submit, now=self.now)

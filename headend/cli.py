@@ -132,39 +132,36 @@ def db_migrate(config_path: Path | None, dsn: str | None) -> None:
 @db.command("status")
 @CONFIG_OPTION
 @click.option("--dsn", help="TimescaleDB DSN (overrides the config).")
-def db_status(config_path: Path | None, dsn: str | None) -> None:
-    """Store edition, schema version, rows stored, conflicts, and what waits in the spool."""
-    from headend.storage.base import open_store
-    from headend.storage.spool import Spool
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+def db_status(config_path: Path | None, dsn: str | None, as_json: bool) -> None:
+    """Store edition, schema version, rows, conflicts, the ingest watermark, and what waits in the spool (opened
+    read-only, so it is safe beside a running daemon)."""
+    from headend.storage.status import collect_status
 
     overrides = {"storage": {"dsn": dsn}} if dsn is not None else None
     config = _load(config_path, overrides)
+    status = asyncio.run(collect_status(config))
+    if as_json:
+        click.echo(json.dumps(status, ensure_ascii=False, indent=2, default=str))
+        return
+    for section, values in status.items():
+        click.echo(f"{section}:")
+        if isinstance(values, dict):
+            for key, value in values.items():
+                click.echo(f"  {key}: {value}")
+        else:
+            click.echo(f"  {values}")
+    store = status.get("store")
+    if isinstance(store, dict) and "error" in store:
+        sys.exit(1)
 
-    async def go() -> tuple[str, int, int, int]:
-        store = open_store(config.storage.dsn or None, config.storage.sqlite_path, tz=config.collection.zone)
-        await store.open()
-        try:
-            version = await store.schema_version()
-            return store.edition.value, version, await store.count_readings(), await store.count_conflicts()
-        finally:
-            await store.close()
 
-    edition, version, count, conflicts = asyncio.run(go())
-    click.echo(f"store: {edition}")
-    click.echo(f"schema version: {version}")
-    click.echo(f"readings stored: {count}")
-    click.echo(f"conflicts recorded: {conflicts}")
-    if config.storage.spool_path.exists():
-        spool = Spool(config.storage.spool_path)
-        try:
-            oldest = spool.oldest_received()
-            click.echo(
-                f"spool: {spool.depth()} readings waiting ({spool.size_bytes()} bytes), oldest received {oldest or '-'}"
-            )
-        finally:
-            spool.close()
-    else:
-        click.echo("spool: none")
+@db.command("roles")
+def db_roles() -> None:
+    """Print the SQL that creates the headend_writer and read-only headend_billing roles (run it as a DBA)."""
+    from headend.storage.roles import roles_script
+
+    click.echo(roles_script())
 
 
 @main.command()

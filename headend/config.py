@@ -171,6 +171,11 @@ class StorageConfig(_Model):
     #: the spool refuses new readings beyond this size (an alarm is raised; what it holds is kept)
     spool_max_bytes: Annotated[int, Field(ge=1 << 20)] = 2 << 30
     batch_size: Annotated[int, Field(ge=1, le=100_000)] = 5000
+    #: instantaneous readings and curves older than this are dropped (0 = keep for ever); frozen registers never
+    readings_retention_days: Annotated[int, Field(ge=0)] = 0
+    #: how often the daemon runs storage maintenance (daily_energy refresh; retention where TimescaleDB policies
+    #: are not available)
+    maintenance_interval_s: Annotated[float, Field(gt=0)] = 3600.0
 
 
 class MetricsConfig(_Model):

@@ -92,8 +92,17 @@ def test_db_migrate_and_status_on_the_embedded_store(tmp_path: Path) -> None:
     assert code == 0 and first == second  # forward-only, safe to run twice
     code, out = invoke("db", "status", "-c", str(cfg))
     assert code == 0, out
-    assert "readings stored: 0" in out
-    assert "store: sqlite" in out and "conflicts recorded: 0" in out
+    assert "kind: sqlite" in out and "readings: 0" in out and "conflicts: 0" in out
+    code, out = invoke("db", "status", "-c", str(cfg), "--json")
+    status = json.loads(out)
+    assert status["store"]["schema_version"] >= 1
+    assert status["spool"]["exists"] is False  # status never creates the spool beside a daemon
+
+
+def test_db_roles_prints_the_role_script() -> None:
+    code, out = invoke("db", "roles")
+    assert code == 0
+    assert "headend_billing" in out and "headend_writer" in out
 
 
 def test_db_migrate_on_timescaledb(fresh_db_dsn: str) -> None:
