@@ -60,6 +60,8 @@ class PollPlan:
         registry.on_offline.append(self._offline)
 
     def _online(self, session: TerminalSession) -> None:
+        if not plan_for(self._config, session.address.a1, session.address.a2).realtime_fns:
+            return  # the terminal's class reads nothing in real time
         self._tasks[session] = asyncio.create_task(self._poll_forever(session), name=f"poll {session.terminal}")
 
     def _offline(self, session: TerminalSession) -> None:
@@ -97,11 +99,11 @@ class PollPlan:
     async def poll_once(self, session: TerminalSession, *, priority: Priority = Priority.SCHEDULED) -> int:
         """Read the real-time Fn for every configured point of one terminal; return the number of readings
         spooled."""
-        self._metrics.polls.inc()
         points = self._config.point_list
         fns = plan_for(self._config, session.address.a1, session.address.a2).realtime_fns
         if not fns:
             return 0
+        self._metrics.polls.inc()
         total = 0
         for start in range(0, len(points), POINTS_PER_REQUEST):
             chunk = points[start : start + POINTS_PER_REQUEST]
