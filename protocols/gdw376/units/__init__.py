@@ -1,7 +1,8 @@
 """Q/GDW 376.1 data-unit codecs (数据单元), registered by (AFN, Fn, DIR) — see :mod:`.registry`.
 
-Importing this package registers every codec: AFN01 (:mod:`.afn01`), AFN04/AFN0A (:mod:`.afn04`),
-AFN05 (:mod:`.afn05`), AFN09 (:mod:`.afn09`), AFN00 (:mod:`.afn00`), AFN02 (:mod:`.afn02`), AFN0C (:mod:`.afn0c`).
+Importing this package registers every codec: AFN00 (:mod:`.afn00`), AFN01 (:mod:`.afn01`), AFN02 (:mod:`.afn02`),
+AFN04/AFN0A (:mod:`.afn04`), AFN05 (:mod:`.afn05`), AFN09 (:mod:`.afn09`), AFN0C (:mod:`.afn0c`), AFN0D
+(:mod:`.afn0d`), AFN0E (:mod:`.afn0e`, event bodies in :mod:`.erc`), AFN0F (:mod:`.afn0f`), AFN10 (:mod:`.afn10`).
 """
 
 from __future__ import annotations
