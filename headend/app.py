@@ -151,6 +151,7 @@ class HeadendApp:
         self.modbus.start()
         # archive, time sync, backfill, success rate (docs/collection.md "Archive, time sync, backfill, success rate")
         self.ops = CollectionOps(cfg, self.registry, self.store, self.metrics, self.submit, now=self.now)
+        self.collector.failures = self.ops.failures  # first-pass failures feed the success report's reasons
         self.ops.start()
         self.server = TerminalServer(cfg.server, cfg.session, self.registry, self.metrics, clock=self.clock)
         self.server.on_frame.extend((self.collector.on_frame, self.reports.on_frame))

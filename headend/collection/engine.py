@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from headend.collect import history_readings
 from headend.collection.plans import DENSITY_OF_MINUTES, Backoff, daily_due, plan_for, previous_month
 from headend.collection.reports import ReportIngest
+from headend.collection.success import FailureLog, Reason
 from headend.config import CollectionConfig, PlanConfig
 from headend.errors import ChannelClosed, HeadendError, ResponseTimeout
 from headend.metrics import Metrics
@@ -96,6 +97,8 @@ class CollectionEngine:
         self._points = config.point_list
         self.states: dict[TerminalSession, TerminalState] = {}
         self.completed_jobs = 0  #: progress counter (watchdog, tests)
+        #: where first-pass failures of daily frozen reads are recorded, with their reason (success rate)
+        self.failures: FailureLog | None = None
         self._runner: asyncio.Task[None] | None = None
         registry.on_online.append(self._online)
         registry.on_offline.append(self._offline)
@@ -259,13 +262,47 @@ class CollectionEngine:
         return answer
 
     async def _history(self, session: TerminalSession, step: Step) -> None:
-        units = await self._request(session, Afn.REQUEST_CLASS2, step.plan, step.units)
+        try:
+            units = await self._request(session, Afn.REQUEST_CLASS2, step.plan, step.units)
+        except ChannelClosed as exc:
+            self._record(session, step, None, Reason.TERMINAL_OFFLINE, str(exc))
+            raise
+        except ResponseTimeout as exc:
+            self._record(session, step, None, Reason.TERMINAL_NOT_ANSWERING, str(exc))
+            raise
+        except ProtocolError as exc:
+            self._record(session, step, None, Reason.DECODE_ERROR, f"{type(exc).__name__}: {exc}")
+            raise
         readings = history_readings(
             units, terminal=session.terminal, zone=self._config.zone, received_at=self._now(), quality=Quality.OK
         )
         self._metrics.readings_invalid.inc(sum(1 for r in readings if r.value is None))
+        if not units:
+            self._record(session, step, None, Reason.DENIED, "the terminal denied the request")
+        else:
+            valued = {r.pn for r in readings if r.value is not None}
+            self._record(session, step, valued, Reason.METER_NOT_ANSWERING, "no value in the answer")
         if readings:
             await self._sink(readings)
+
+    def _record(
+        self, session: TerminalSession, step: Step, answered: set[int] | None, reason: Reason, detail: str
+    ) -> None:
+        """Note why the points of a daily step have no frozen data (and clear those that now have it), keyed by
+        the freeze date — the day after Td_d (docs/collection.md "Success rate")."""
+        if self.failures is None or step.plan != "daily" or not step.units:
+            return
+        body = step.units[0].value
+        td_d = body.get("td_d") if isinstance(body, Mapping) else None
+        if not isinstance(td_d, date):
+            return
+        freeze_date = td_d + timedelta(days=1)
+        pns = sorted({u.pn for u in step.units})
+        if answered:
+            self.failures.clear(session.terminal, sorted(answered), freeze_date)
+        missing = [pn for pn in pns if not answered or pn not in answered]
+        if missing:
+            self.failures.record(session.terminal, missing, freeze_date, reason, detail, self._now())
 
     async def _events(self, state: TerminalState) -> None:
         """AFN0E F1/F2 from the last pointer read up to the terminal's event counter (EC1 for F1, EC2 for F2):

@@ -16,6 +16,7 @@ import pytest
 from headend.channels.tcp_server import TerminalServer
 from headend.collection.engine import CollectionEngine
 from headend.collection.reports import ReportIngest
+from headend.collection.success import FailureLog, Reason
 from headend.config import CollectionConfig, PlanConfig, ServerConfig, SessionConfig
 from headend.metrics import Metrics
 from headend.readings import Reading
@@ -184,6 +185,25 @@ async def test_a_silent_terminal_is_backed_off_and_the_other_is_still_read(
     t1.send(messages.response(again, [f161(2, date(2026, 11, 22), "4.0000")]))
     await rig.settle()
     assert silent.backoff.failures == 0 and silent.daily_done == date(2026, 11, 22)
+
+
+async def test_first_pass_failures_are_recorded_with_their_reason(
+    rig: Rig, terminals: tuple[ScriptedTerminal, ...]
+) -> None:
+    rig.engine.failures = FailureLog()
+    t1, t2 = terminals
+    rig.clock.now = datetime(2026, 11, 23, 1, 0, tzinfo=ZONE)
+    rig.engine.tick()
+    await t1.next_frame()  # T1 says nothing
+    request = await t2.next_frame()
+    t2.send(messages.response(request, [f161(1, date(2026, 11, 22), "3.0000")]))  # p1 answered, p2 not
+    await rig.settle()
+    freeze = date(2026, 11, 23)  # Td_d 22 Nov = the freeze taken at 23 Nov 00:00
+    silent = [rig.engine.failures.get("4403:00001", pn, freeze) for pn in (1, 2)]
+    assert [f.reason if f else None for f in silent] == [Reason.TERMINAL_NOT_ANSWERING] * 2
+    assert rig.engine.failures.get("4403:00002", 1, freeze) is None
+    missing = rig.engine.failures.get("4403:00002", 2, freeze)
+    assert missing is not None and missing.reason == Reason.METER_NOT_ANSWERING
 
 
 async def test_acd_with_a_new_event_counter_reads_events(rig: Rig, terminals: tuple[ScriptedTerminal, ...]) -> None:
