@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from headend.collect import history_readings
-from headend.collection.plans import DENSITY_OF_MINUTES, Backoff, daily_due, plan_for, previous_month
+from headend.collection.plans import DENSITY_OF_MINUTES, Backoff, daily_due, plan_for, previous_month, spread_offset
 from headend.collection.reports import ReportIngest
 from headend.collection.success import FailureLog, Reason
 from headend.config import CollectionConfig, PlanConfig
@@ -107,9 +107,14 @@ class CollectionEngine:
     def _online(self, session: TerminalSession) -> None:
         a1, a2 = session.address.a1, session.address.a2
         plan = plan_for(self._config, a1, a2)
-        self.states[session] = TerminalState(
-            session, plan, Backoff(self._config.backoff_base_s, self._config.backoff_cap_s)
-        )
+        state = TerminalState(session, plan, Backoff(self._config.backoff_base_s, self._config.backoff_cap_s))
+        now, zone = self._now(), self._config.zone
+        if now >= daily_due(plan, session.terminal, now.astimezone(zone).date(), zone):
+            # A login after today's due time (a daemon restart, a terminal back from an outage) catches up on
+            # yesterday — spread by the same per-terminal offset as the post-midnight window, so a fleet that
+            # logs in at once does not ask at once.
+            state.idle_until = now + spread_offset(session.terminal, plan.daily_spread_s)
+        self.states[session] = state
 
     def _offline(self, session: TerminalSession) -> None:
         state = self.states.pop(session, None)
