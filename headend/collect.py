@@ -28,6 +28,82 @@ def meter_id(terminal: str, pn: int) -> str:
     return f"{terminal}/p{pn}"
 
 
+#: AFN0C F33 / F34 (当前正/反向有功、无功电能示值，一/四、二/三象限无功): record field → (register, unit), each a
+#: tuple of total + M tariffs (docs/schema.md "Registers").
+INDICATION_FIELDS: dict[int, dict[str, tuple[str, str]]] = {
+    33: {
+        "forward_active": ("energy.active.forward", "kWh"),
+        "forward_reactive": ("energy.reactive.forward", "kvarh"),
+        "q1_reactive": ("energy.reactive.q1", "kvarh"),
+        "q4_reactive": ("energy.reactive.q4", "kvarh"),
+    },
+    34: {
+        "reverse_active": ("energy.active.reverse", "kWh"),
+        "reverse_reactive": ("energy.reactive.reverse", "kvarh"),
+        "q2_reactive": ("energy.reactive.q2", "kvarh"),
+        "q3_reactive": ("energy.reactive.q3", "kvarh"),
+    },
+}
+
+#: AFN0C F25 (当前三相及总有/无功功率、功率因数，三相电压、电流…): record field → (register, unit, scale). The power
+#: factor is sent in percent (附录A.5) and stored as a ratio, as DL/T 645 gives it (02060000, X.XXX).
+INSTANTANEOUS_FIELDS: dict[str, tuple[str, str, int]] = {
+    "p_total": ("power.active", "kW", 0),
+    "q_total": ("power.reactive", "kvar", 0),
+    "pf_total": ("power_factor", "", -2),
+    "u_a": ("voltage.a", "V", 0),
+    "u_b": ("voltage.b", "V", 0),
+    "u_c": ("voltage.c", "V", 0),
+    "i_a": ("current.a", "A", 0),
+    "i_b": ("current.b", "A", 0),
+    "i_c": ("current.c", "A", 0),
+}
+
+
+def _record_readings(afn: int, unit: DataUnit, terminal: str, zone: ZoneInfo, received_at: datetime) -> list[Reading]:
+    """Readings of the record-valued real-time Fn (F25, F33, F34); other Fn give none."""
+    record = unit.value
+    if not isinstance(record, Mapping) or afn != 0x0C or not isinstance(record.get("read_time"), datetime):
+        return []
+    ts = record["read_time"].replace(tzinfo=zone)
+    rows: list[tuple[str, int, Decimal | None, str]] = []
+    if unit.fn == 25:
+        for field, (name, measure, scale) in INSTANTANEOUS_FIELDS.items():
+            value = record.get(field)
+            rows.append((name, 0, value.scaleb(scale) if isinstance(value, Decimal) and scale else value, measure))
+    elif unit.fn in INDICATION_FIELDS:
+        for field, (name, measure) in INDICATION_FIELDS[unit.fn].items():
+            rows.extend((name, tariff, amount, measure) for tariff, amount in enumerate(record.get(field, ())))
+    return _readings(afn, unit, terminal, ts, rows, received_at)
+
+
+def _readings(
+    afn: int,
+    unit: DataUnit,
+    terminal: str,
+    ts: datetime,
+    rows: Iterable[tuple[str, int, Decimal | None, str]],
+    received_at: datetime,
+) -> list[Reading]:
+    """One Reading per (register, tariff, value, unit) row of one data unit; "no value" (EE) → quality invalid."""
+    return [
+        Reading(
+            meter=meter_id(terminal, unit.pn),
+            register=name,
+            tariff=tariff,
+            ts=ts,
+            value=value,
+            unit=measure,
+            quality=Quality.OK if value is not None else Quality.INVALID,
+            source=f"gdw376.1 AFN{afn:02X} F{unit.fn}",
+            terminal=terminal,
+            pn=unit.pn,
+            received_at=received_at,
+        )
+        for name, tariff, value, measure in rows
+    ]
+
+
 def readings_from_units(
     afn: int,
     units: Iterable[DataUnit],
@@ -40,28 +116,14 @@ def readings_from_units(
     for unit in units:
         register = ENERGY_REGISTERS.get((afn, unit.fn))
         if register is None:
+            readings.extend(_record_readings(afn, unit, terminal, zone, received_at))
             continue
         name, measure = register
         value = unit.value
-        read_time: datetime = value.read_time  # type: ignore[attr-defined]
-        ts = read_time.replace(tzinfo=zone)
+        ts = value.read_time.replace(tzinfo=zone)  # type: ignore[attr-defined]
         values = [value.total, *value.tariffs]  # type: ignore[attr-defined]
-        for tariff, amount in enumerate(values):
-            readings.append(
-                Reading(
-                    meter=meter_id(terminal, unit.pn),
-                    register=name,
-                    tariff=tariff,
-                    ts=ts,
-                    value=amount,
-                    unit=measure,
-                    quality=Quality.OK if amount is not None else Quality.INVALID,
-                    source=f"gdw376.1 AFN{afn:02X} F{unit.fn}",
-                    terminal=terminal,
-                    pn=unit.pn,
-                    received_at=received_at,
-                )
-            )
+        rows = [(name, tariff, amount, measure) for tariff, amount in enumerate(values)]
+        readings.extend(_readings(afn, unit, terminal, ts, rows, received_at))
     return readings
 
 
