@@ -200,7 +200,9 @@ async def test_a_failing_meter_gets_one_attempt_after_its_backoff(tmp_path: Path
             with pytest.raises(ResponseTimeout):
                 await channel.master.read(METER_B, ENERGY, edition=Edition.V2007)
             assert len(dead.requests) == 3
-            await asyncio.sleep(0.1)  # past the (tiny) backoff: not a timing assertion, the read below must go out
+            async with asyncio.timeout(5):  # wait for the state, not a duration: the backoff has ended
+                while METER_B in channel.master.isolated():
+                    await asyncio.sleep(0.005)
             with pytest.raises(ResponseTimeout):
                 await channel.master.read(METER_B, ENERGY, edition=Edition.V2007)
             assert len(dead.requests) == 4
