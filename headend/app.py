@@ -36,6 +36,7 @@ from headend.readings import Reading
 from headend.scheduling.poll import PollPlan
 from headend.sdnotify import SystemdNotifier
 from headend.sessions.gdw376_station import SessionRegistry
+from headend.signals import take_pending
 from headend.storage.base import Store, WriteResult, open_store
 from headend.storage.maintenance import maintain_periodically
 from headend.storage.records import Event
@@ -301,6 +302,10 @@ def _install_signal_trigger() -> Callable[[], Awaitable[None]]:
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+    early = take_pending()  # a stop asked for while the daemon was still importing (headend.signals)
+    if early is not None:
+        _LOGGER.info("stop signal %s arrived during start-up", signal.Signals(early).name)
+        stop.set()
 
     async def wait() -> None:
         try:

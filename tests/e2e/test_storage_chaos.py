@@ -62,6 +62,12 @@ class Daemon:
             sys.executable, "-m", "headend", "run", "-c", str(self.config),
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=self._log,
         )  # fmt: skip
+        await eventually(self._listening, "the daemon to listen for terminals")
+
+    def _listening(self) -> bool:
+        assert self.process is not None and self.process.returncode is None, "the daemon exited during start-up"
+        with socket.socket() as probe:
+            return probe.connect_ex(("127.0.0.1", self.port)) == 0
 
     async def kill(self) -> None:
         assert self.process is not None

@@ -104,3 +104,30 @@ async def test_metrics_and_health_endpoints(tmp_path: Path) -> None:
     finally:
         await terminal.close()
         await app.stop()
+
+
+async def test_sigterm_during_start_up_ends_in_an_orderly_exit(tmp_path: Path) -> None:
+    """systemd may stop a unit that is still importing: the signal is recorded, and the daemon that then comes up
+    stops at once, draining, with exit status 0 instead of dying of SIGTERM."""
+    cfg = tmp_path / "h.toml"
+    cfg.write_text(
+        f'[server]\nhost = "127.0.0.1"\nport = {_free_port()}\n[metrics]\nenabled = false\n'
+        f'[storage]\nsqlite_path = "{tmp_path / "h.sqlite3"}"\nspool_path = "{tmp_path / "s.sqlite3"}"\n'
+    )
+    # the signal lands deterministically between the early handler and the daemon's own imports
+    script = (
+        "import os, signal, sys\n"
+        f"sys.argv = ['headend', 'run', '-c', {str(cfg)!r}]\n"
+        "from headend.signals import install_early\n"
+        "install_early()\n"
+        "os.kill(os.getpid(), signal.SIGTERM)\n"
+        "from headend.__main__ import main\n"
+        "main()\n"
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script,
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, stderr = await asyncio.wait_for(proc.communicate(), DEADLINE_S)
+    assert proc.returncode == 0, stderr.decode()
+    assert "SIGTERM arrived during start-up" in stderr.decode()
