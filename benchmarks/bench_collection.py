@@ -6,22 +6,26 @@ Method:
 
 * A throwaway PostgreSQL 15 + TimescaleDB cluster (``tests/pg_server.py``, as the test suite) or ``--dsn``.
 * The daemon (:class:`headend.app.HeadendApp`, real-time plan off, daily plan F161 with ``--spread-s`` spread,
-  default 0 = everyone at 00:05) and the simulated fleet (:class:`concentrator_sim.fleet.Fleet`) run in this one
-  process over loopback TCP, sharing one injected clock. The clock stands at 00:01 while the fleet logs in (the
-  day before is marked collected), then jumps to 00:05 the next day and runs at real speed: the **collection**
-  figure is from that jump until the last F161 reading of the day is in ``frozen_readings`` (requests, answers,
-  decode, spool fsync, database commit — everything). Backfill (补抄, which would look for the days before in
-  an empty database and compete for the same terminals) is off unless ``--backfill``.
+  default 0 = everyone at 00:05) runs in this process; the simulated fleet runs in ``--sim-processes``
+  separate ``python -m concentrator_sim`` processes (as in the field, the terminals are not the head-end's
+  problem: its event loop, descriptors and memory are its own). They talk over loopback TCP. The head-end's
+  injected clock stands at 00:01 while the fleet logs in (the day before is marked collected), then jumps to
+  00:05 and runs at real speed; the simulators run their own clocks from 00:01 of the same day. The
+  **collection** figure is from that jump until the last F161 reading of the day is in ``frozen_readings``
+  (requests, answers, decode, spool fsync, database commit — everything). Backfill (补抄, which would look for
+  the days before in an empty database and compete for the same terminals) is off unless ``--backfill``;
+  clock setting is off (the head-end's clock stands still during the logins).
 * **Ingest limit**: then the same number of readings (another day) is written straight to the store with
   ``Store.write`` in batches of ``[storage] batch_size`` — the fastest the database path takes them.
   **Ratio** = collection readings/s ÷ ingest readings/s (1.0: collection is as fast as the database allows).
 * **Memory per terminal**: ``tracemalloc`` during the login phase, counting only allocations made with a
   ``headend/`` frame on the stack (sessions, connections, framers, engine state); the sockets' and transports'
-  memory allocated inside asyncio is not attributed, so the process RSS growth per terminal (daemon *and*
-  simulator) is printed too, as an upper bound.
+  memory allocated inside asyncio is not attributed, so the head-end process's RSS growth per terminal is
+  printed too.
 
-Both sides share the 2 cores of a small machine: the figures are for the pair. Run:
-``.venv/bin/python benchmarks/bench_collection.py [--terminals N] [--meters 32] [--spread-s S] [--quick] [--json]``.
+Both sides share the cores of one machine: on a small one the simulators take CPU from the head-end. Run:
+``.venv/bin/python benchmarks/bench_collection.py [--terminals N] [--meters 32] [--sim-processes K]
+[--spread-s S] [--quick] [--json]``.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 from bench_decode import environment
 
-from concentrator_sim.fleet import Fleet, FleetConfig, SimClock
+from concentrator_sim.fleet import SimClock
 from headend.app import HeadendApp
 from headend.config import (
     CollectionConfig,
@@ -56,7 +60,7 @@ from headend.config import (
     SessionConfig,
     StorageConfig,
 )
-from headend.config_collection import BackfillConfig
+from headend.config_collection import BackfillConfig, TimeSyncConfig
 from headend.readings import Quality, Reading
 from headend.storage.base import open_store
 
@@ -123,6 +127,55 @@ async def ingest_limit(config: Config, rows: int) -> float:
     return rows / elapsed
 
 
+def sim_config(args: argparse.Namespace, port: int, part: int, terminals: int, a2_start: int) -> str:
+    """The TOML of one simulator process (keys of :class:`concentrator_sim.fleet.FleetConfig`)."""
+    values: dict[str, object] = {
+        "port": port,
+        "concentrators": terminals,
+        "a2_start": a2_start,
+        "meters_per_concentrator": args.meters,
+        "heartbeat_s": 3000.0,
+        "connect_rate": args.connect_rate / args.sim_processes,
+        "as_of": (DAY + timedelta(days=1, minutes=1)).isoformat(),
+        "history_days": 2,
+        "tick_s": 1.0,
+        "seed": part + 1,
+    }
+    return "".join(f"{key} = {json.dumps(value)}\n" for key, value in values.items())
+
+
+async def start_simulators(args: argparse.Namespace, port: int, work: Path) -> list[asyncio.subprocess.Process]:
+    """``python -m concentrator_sim`` processes sharing the fleet (A2 ranges one after another)."""
+    processes = []
+    per, extra = divmod(args.terminals, args.sim_processes)
+    a2 = 1
+    for part in range(args.sim_processes):
+        count = per + (1 if part < extra else 0)
+        path = work / f"sim{part}.toml"
+        path.write_text(sim_config(args, port, part, count, a2))
+        a2 += count
+        log = (work / f"sim{part}.log").open("wb")
+        processes.append(
+            await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "concentrator_sim", "--config", str(path), "--log-level", "WARNING",
+                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=log,
+            )  # fmt: skip
+        )
+    return processes
+
+
+async def stop_simulators(processes: Sequence[asyncio.subprocess.Process]) -> None:
+    for process in processes:
+        if process.returncode is None:
+            process.terminate()
+    for process in processes:
+        try:
+            await asyncio.wait_for(process.wait(), 60)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
+
 async def run(args: argparse.Namespace, dsn: str, work: Path) -> dict[str, Any]:
     terminals, meters = args.terminals, args.meters
     plans = PlanConfig(realtime_fns=[], daily_fns=[161], daily_spread_s=args.spread_s, monthly_fns=[], event_fns=[])
@@ -134,39 +187,27 @@ async def run(args: argparse.Namespace, dsn: str, work: Path) -> dict[str, Any]:
         metrics=MetricsConfig(enabled=False),
         # backfill (补抄) of the days before would compete for the same terminals: off unless asked for
         backfill=BackfillConfig(enabled=args.backfill),
+        # the head-end's clock stands still during the logins while the simulators' run: no clock setting
+        timesync=TimeSyncConfig(enabled=False),
     )
-    # logins at 00:01 of DAY, before the day before it comes due (00:05); that day is then marked collected
-    login_time = DAY + timedelta(minutes=1)
-    clock = SwitchClock(SimClock(login_time, 0.0))
+    # the head-end's clock stands at 00:01 while the fleet logs in (the day before DAY is marked collected),
+    # then runs from 00:05, when DAY comes due; the simulators run their own clocks from 00:01 of the same day
+    clock = SwitchClock(SimClock(DAY + timedelta(days=1, minutes=1), 0.0))
     app = HeadendApp(config, now=clock)
     await app.start()
     assert app.server is not None
-    fleet = Fleet(
-        FleetConfig(
-            port=app.server.port,
-            concentrators=terminals,
-            meters_per_concentrator=meters,
-            heartbeat_s=3000,
-            connect_rate=args.connect_rate,
-            as_of=login_time.isoformat(),
-            history_days=2,
-            tick_s=1.0,
-            seed=1,
-        ),
-        clock=clock,
-    )
     rss_before = rss_kib()
     if args.heap:
         tracemalloc.start(8)
+    simulators: list[asyncio.subprocess.Process] = []
     try:
-        progress(f"{terminals} terminals logging in")
-        await fleet.start()
+        progress(f"{terminals} terminals logging in from {args.sim_processes} simulator process(es)")
+        simulators = await start_simulators(args, app.server.port, work)
         async with asyncio.timeout(args.login_timeout):
-            await fleet.wait_logged_in()
-            while True:  # the daemon registers a session when it confirms the login: a moment later
-                if len(app.registry) >= terminals:
-                    break
-                await asyncio.sleep(0.05)
+            while len(app.registry) < terminals:
+                if any(p.returncode is not None for p in simulators):
+                    raise RuntimeError(f"a simulator exited early: see {work}/sim*.log")
+                await asyncio.sleep(0.1)
         progress("logged in; measuring the heap")
         snapshot = tracemalloc.take_snapshot() if args.heap else None
         tracemalloc.stop()
@@ -188,9 +229,12 @@ async def run(args: argparse.Namespace, dsn: str, work: Path) -> dict[str, Any]:
         progress(f"00:05: collecting {expected} readings")
         started = time.perf_counter()
         clock.clock = SimClock(DAY + timedelta(days=1, minutes=5), 1.0)
+        first_stored: float | None = None
         async with asyncio.timeout(args.collect_timeout):
             while True:
                 stored = await asyncio.to_thread(frozen_count, dsn)
+                if stored and first_stored is None:
+                    first_stored = time.perf_counter() - started
                 if stored >= expected:
                     break
                 if args.verbose:
@@ -203,7 +247,7 @@ async def run(args: argparse.Namespace, dsn: str, work: Path) -> dict[str, Any]:
     finally:
         if tracemalloc.is_tracing():
             tracemalloc.stop()
-        await fleet.stop()
+        await stop_simulators(simulators)
         await app.stop()
     progress(f"collected in {collect_s:.1f} s; measuring the ingest limit")
     ingest_rps = await ingest_limit(config, expected)
@@ -211,16 +255,18 @@ async def run(args: argparse.Namespace, dsn: str, work: Path) -> dict[str, Any]:
     return {
         "terminals": terminals,
         "meters_per_terminal": meters,
+        "simulator_processes": args.sim_processes,
         "spread_s": args.spread_s,
         "backfill": args.backfill,
         "readings": stored,
         "collect_s": round(collect_s, 2),
+        "first_reading_stored_after_s": None if first_stored is None else round(first_stored, 2),
         "collect_readings_per_s": round(collect_rps),
         "collect_meters_per_s": round(collect_rps / (TARIFFS + 1)),
         "ingest_limit_readings_per_s": round(ingest_rps),
         "ratio_to_ingest_limit": round(collect_rps / ingest_rps, 3),
         "headend_heap_bytes_per_terminal": round(headend_bytes / terminals) if args.heap else None,
-        "process_rss_growth_kib_per_terminal": round((rss_after - rss_before) / terminals, 1),
+        "headend_rss_growth_kib_per_terminal": round((rss_after - rss_before) / terminals, 1),
     }
 
 
@@ -231,6 +277,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--meters", type=int, default=32, help="meters (measurement points) per concentrator")
     parser.add_argument("--spread-s", type=float, default=0.0, help="daily_spread_s (default 0: all due at 00:05)")
     parser.add_argument("--connect-rate", type=float, default=500.0, help="terminal logins started per second")
+    parser.add_argument("--sim-processes", type=int, default=1, help="simulator processes sharing the fleet")
     parser.add_argument("--login-timeout", type=float, default=600.0, help="seconds for the fleet to log in")
     parser.add_argument("--collect-timeout", type=float, default=3600.0, help="seconds for the collection")
     parser.add_argument("--quick", action="store_true", help="a smoke run (50 terminals); its figures are rough")
