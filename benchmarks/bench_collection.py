@@ -155,12 +155,11 @@ async def start_simulators(args: argparse.Namespace, port: int, work: Path) -> l
         path.write_text(sim_config(args, port, part, count, a2))
         a2 += count
         log = (work / f"sim{part}.log").open("wb")
-        processes.append(
-            await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "concentrator_sim", "--config", str(path), "--log-level", "WARNING",
-                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=log,
-            )  # fmt: skip
-        )
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "concentrator_sim", "--config", str(path), "--log-level", "WARNING",
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=log,
+        )  # fmt: skip
+        processes.append(process)
     return processes
 
 
