@@ -70,8 +70,11 @@ class PlanConfig(_Model):
     Td_d / Td_m / Td_c 数据时标), §5.1.3.15 AFN0E 请求3类数据 (events). An empty list switches that plan off.
     """
 
-    #: AFN0C Fn read at ``[collection] interval_s`` (F129 当前正向有功电能示值 …)
+    #: AFN0C Fn read every ``realtime_interval_s`` (F129 当前正向有功电能示值 …)
     realtime_fns: list[Annotated[int, Field(ge=1, le=248)]] = [129]
+    #: seconds between real-time reads of this class's terminals; unset = ``[collection] interval_s``
+    #: (e.g. load-control terminals every 60 s, concentrators every 900 s)
+    realtime_interval_s: Annotated[float, Field(gt=0)] | None = None
     #: AFN0D Fn of daily frozen data (日冻结, Td_d = yesterday): F161 正向有功电能示值 …, or F1/F2
     daily_fns: list[Annotated[int, Field(ge=1, le=248)]] = [161]
     #: local time after midnight from which yesterday's daily frozen data is read ("HH:MM")

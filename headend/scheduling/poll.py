@@ -1,7 +1,9 @@
 """The real-time plan: read AFN0C (请求1类数据, Q/GDW 376.1-2009 §5.1.3.12) — by default F129 (current forward
 active energy indications, total + tariffs) — for the configured measurement points of every online terminal,
-every ``interval_s``. The Fn come from the terminal's class (``realtime_fns`` of its plans,
-:func:`headend.collection.plans.plan_for`); an empty list switches real-time reads off for that class.
+every ``interval_s``. The Fn and the interval come from the terminal's class (``realtime_fns`` and
+``realtime_interval_s`` of its plans, :func:`headend.collection.plans.plan_for`; no ``realtime_interval_s`` =
+``[collection] interval_s``): load-control terminals can be read every minute while concentrators are read every
+15 minutes. An empty ``realtime_fns`` switches real-time reads off for that class.
 
 Spread, not stampede: a terminal's first poll comes at a random offset within ``jitter × interval`` after its
 login, and every later poll is shifted by a random ± ``jitter × interval / 2``, so a fleet that logs in at once
@@ -45,8 +47,10 @@ class PollPlan:
         *,
         now: Callable[[], datetime],
         rng: random.Random | None = None,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         self._config = config
+        self._sleep = sleep  #: injectable (tests drive a virtual clock)
         self._registry = registry
         self._metrics = metrics
         self._sink = sink
@@ -76,18 +80,26 @@ class PollPlan:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    def next_delay(self, first: bool) -> float:
-        """Seconds until the next poll of a terminal: the first within jitter × interval of its login, later ones
-        interval ± jitter × interval / 2."""
-        interval, jitter = self._config.interval_s, self._config.jitter
+    def interval_for(self, a1: str, a2: int) -> float:
+        """Seconds between real-time reads of terminal ``a1``/``a2``: its class's ``realtime_interval_s``, else
+        ``[collection] interval_s``."""
+        interval = plan_for(self._config, a1, a2).realtime_interval_s
+        return self._config.interval_s if interval is None else interval
+
+    def next_delay(self, first: bool, interval_s: float | None = None) -> float:
+        """Seconds until the next poll of a terminal polled every ``interval_s`` (default ``[collection]
+        interval_s``): the first within jitter × interval of its login, later ones interval ± jitter × interval / 2."""
+        interval = self._config.interval_s if interval_s is None else interval_s
+        jitter = self._config.jitter
         if first:
             return self._rng.uniform(0, jitter * interval)
         return max(0.0, interval + self._rng.uniform(-jitter * interval / 2, jitter * interval / 2))
 
     async def _poll_forever(self, session: TerminalSession) -> None:
         first = True
+        interval = self.interval_for(session.address.a1, session.address.a2)
         while not session.closed:
-            await asyncio.sleep(self.next_delay(first))
+            await self._sleep(self.next_delay(first, interval))
             first = False
             try:
                 await self.poll_once(session)
