@@ -153,6 +153,13 @@ class HeadendApp:
         # archive, time sync, backfill, success rate (docs/collection.md "Archive, time sync, backfill, success rate")
         self.ops = CollectionOps(cfg, self.registry, self.store, self.metrics, self.submit, now=self.now)
         self.collector.failures = self.ops.failures  # first-pass failures feed the success report's reasons
+        # direct meters' clocks (DL/T 645 广播校时) in their poll rounds, behind the terminals' NTP guard and alarm
+        self.direct.start_clock_checks(
+            cfg.timesync,
+            zone=cfg.collection.zone,
+            link_events=self.store.write_link_events,
+            host=self.ops.timesync.host,
+        )
         self.ops.start()
         self.server = TerminalServer(cfg.server, cfg.session, self.registry, self.metrics, clock=self.clock)
         self.server.on_frame.extend((self.collector.on_frame, self.reports.on_frame))

@@ -38,8 +38,6 @@ DI_NAMES: dict[str, tuple[int, int | None]] = {
     "time": (0x04000102, 0xC011),
     "address": (0x04000401, None),
 }
-#: timesync: no broadcast this close to local midnight (meters refuse, and daily freezes happen then)
-MIDNIGHT_GUARD = timedelta(minutes=5)
 EXIT_FAILED, EXIT_UNREACHABLE = 1, 2
 
 
@@ -472,7 +470,10 @@ def _frame_line(report: dict[str, Any]) -> str:
 def timesync(meters: tuple[str, ...], tz: str, max_correction: float, yes: bool, as_json: bool, **kwargs: Any) -> None:
     """Broadcast the time (广播校时 08H to 999999999999), with the safeguards meters need: never within 5 minutes
     of midnight, only when every checked meter is off by at most --max-correction, after confirmation; reports
-    each meter's drift (04000101 + 04000102) before and after."""
+    each meter's drift (04000101 + 04000102) before and after. The daemon does the same on its direct channels
+    every [timesync] interval_s (headend/collection/meter_clock.py)."""
+    from headend.collection.meter_clock import near_midnight
+
     opts = _bus(kwargs)
     addresses = [_check_address(m) for m in meters]
     zone = ZoneInfo(tz)
@@ -486,100 +487,60 @@ def timesync(meters: tuple[str, ...], tz: str, max_correction: float, yes: bool,
         sys.exit(EXIT_FAILED)
 
 
-def near_midnight(now: datetime, guard: timedelta = MIDNIGHT_GUARD) -> bool:
-    """Whether ``now`` (local) is within ``guard`` of 00:00.
-
-    >>> [near_midnight(datetime(2024, 1, 1, hour, minute)) for hour, minute in ((23, 56), (0, 4), (12, 0), (0, 5))]
-    [True, True, False, False]
-    """
-    since = timedelta(hours=now.hour, minutes=now.minute, seconds=now.second)
-    return since < guard or timedelta(days=1) - since < guard
-
-
-async def _meter_clock(master: Any, address: str, zone: ZoneInfo) -> tuple[timedelta, datetime]:
-    """A meter's clock error (meter − us) from 04000101 + 04000102 (1997 C010 + C011), to the second."""
-    from headend.sessions.priority import Priority
-    from protocols.dlt645.control import Edition
-
-    edition = await master.detect_edition(address, priority=Priority.ON_DEMAND)
-    date_di, time_di = (0x04000101, 0x04000102) if edition is Edition.V2007 else (0xC010, 0xC011)
-    day = (await master.read(address, date_di, edition=edition, priority=Priority.ON_DEMAND)).values[0].value
-    clock = (await master.read(address, time_di, edition=edition, priority=Priority.ON_DEMAND)).values[0].value
-    ours = datetime.now(zone)
-    meter = datetime.combine(_as_date(day), _as_time(clock), zone)
-    return meter - ours.replace(microsecond=0), meter
-
-
-def _as_date(value: Any) -> date:
-    if isinstance(value, date):
-        return value
-    digits = f"{int(value):08d}"  # YYMMDDWW as digits (older catalogue)
-    return date(2000 + int(digits[:2]), int(digits[2:4]), int(digits[4:6]))
-
-
-def _as_time(value: Any) -> time:
-    if isinstance(value, time):
-        return value
-    digits = f"{int(value):06d}"
-    return time(int(digits[:2]), int(digits[2:4]), int(digits[4:6]))
-
-
 async def _timesync(
     opts: BusOptions, addresses: list[str], zone: ZoneInfo, max_correction: float, yes: bool, as_json: bool
 ) -> dict[str, Any]:
-    from protocols.dlt645.commands import build_broadcast_time
+    """The shared implementation (:class:`~headend.collection.meter_clock.MeterClockSync`) at on-demand priority,
+    with the operator's confirmation, whatever the drift; the report as JSON-ready dict."""
+    from headend.collection.meter_clock import MeterClockCheck, MeterClockSync, Outcome
+    from headend.sessions.priority import Priority
 
-    meters: dict[str, dict[str, Any]] = {address: {"meter": address} for address in addresses}
-    report: dict[str, Any] = {"synced": False, "meters": list(meters.values())}
+    def on_read(check: MeterClockCheck, when: str) -> None:
+        if not as_json:
+            _show_drift(_meter_report(check), when)
+
+    async def confirm(worst: timedelta) -> bool:
+        if yes:
+            return True
+        question = f"Broadcast the time to every meter on the bus (largest correction {worst.total_seconds():g} s)?"
+        return bool(click.confirm(question, err=True))
+
+    sync = MeterClockSync(
+        zone=zone,
+        now=lambda: datetime.now(zone),
+        max_correction=timedelta(seconds=max_correction),
+        priority=Priority.ON_DEMAND,
+    )
     async with open_bus(opts) as master:
-        await _read_drifts(master, meters, zone, "before", as_json)
-        drifts = [m["drift_before_s"] for m in meters.values() if "drift_before_s" in m]
-        if not drifts:
-            report["refused"] = "no meter answered: nothing to compare the bus time with"
-            _say(report["refused"], as_json)
-            return report
-        worst = max(abs(d) for d in drifts)
-        if worst > max_correction:
-            report["refused"] = f"a meter is off by {worst:g} s, more than --max-correction {max_correction:g} s"
-            _say(report["refused"], as_json)
-            return report
-        if not yes and not click.confirm(
-            f"Broadcast the time to every meter on the bus (largest correction {worst:g} s)?", err=True
-        ):
-            report["refused"] = "not confirmed"
-            return report
-        sent = datetime.now(zone)
-        if near_midnight(sent):
-            report["refused"] = "midnight came close while checking"
-            _say(report["refused"], as_json)
-            return report
-        # the frame is built for the second it finishes on the wire
-        when = sent + timedelta(seconds=master.timing.tx_time(18 + master.config.preamble))
-        await master.broadcast(build_broadcast_time(when.replace(tzinfo=None), preamble=master.config.preamble))
-        report["synced"] = True
-        report["sent"] = when.replace(microsecond=0).isoformat()
+        result = await sync.check_bus(master, addresses, confirm=confirm, on_read=on_read)
+    report: dict[str, Any] = {"synced": result.synced, "meters": [_meter_report(m) for m in result.meters]}
+    worst = result.worst.total_seconds() if result.worst is not None else 0.0
+    refused = {
+        Outcome.NO_ANSWER: "no meter answered: nothing to compare the bus time with",
+        Outcome.TOO_LARGE: f"a meter is off by {worst:g} s, more than --max-correction {max_correction:g} s",
+        Outcome.NEAR_MIDNIGHT: "midnight came close while checking",
+        Outcome.NOT_CONFIRMED: "not confirmed",
+    }.get(result.outcome)
+    if refused is not None:
+        report["refused"] = refused
+        if result.outcome is not Outcome.NOT_CONFIRMED:
+            _say(refused, as_json)
+    if result.sent is not None:
+        report["sent"] = result.sent.isoformat()
         _say(f"time broadcast: {report['sent']}", as_json)
-        await _read_drifts(master, meters, zone, "after", as_json)
     return report
 
 
-async def _read_drifts(
-    master: Any, meters: dict[str, dict[str, Any]], zone: ZoneInfo, when: str, as_json: bool
-) -> None:
-    """Read every meter's clock error into ``drift_<when>_s`` (or ``error``; a meter in error is not asked again)."""
-    from headend.errors import ResponseTimeout
-    from protocols.errors import DecodeError, DeviceError
-
-    for address, meter in meters.items():
-        if "error" in meter:
-            continue
-        try:
-            drift, _ = await _meter_clock(master, address, zone)
-            meter[f"drift_{when}_s"] = drift.total_seconds()
-        except (ResponseTimeout, DeviceError, DecodeError) as exc:
-            meter["error"] = f"{type(exc).__name__}: {exc}"
-        if not as_json:
-            _show_drift(meter, when)
+def _meter_report(check: Any) -> dict[str, Any]:
+    """One meter of the ``timesync`` report: ``drift_before_s`` / ``drift_after_s`` or ``error``."""
+    report: dict[str, Any] = {"meter": check.meter}
+    if check.drift_before is not None:
+        report["drift_before_s"] = check.drift_before.total_seconds()
+    if check.drift_after is not None:
+        report["drift_after_s"] = check.drift_after.total_seconds()
+    if check.error:
+        report["error"] = check.error
+    return report
 
 
 def _show_drift(meter: dict[str, Any], when: str) -> None:

@@ -78,13 +78,17 @@ class ArchiveConfig(_Model):
 
 
 class TimeSyncConfig(_Model):
-    """``[timesync]``: terminal clocks (AFN0C F2, heartbeat clocks) against the host clock; AFN05 F31 对时."""
+    """``[timesync]``: terminal clocks (AFN0C F2, heartbeat clocks) against the host clock, AFN05 F31 对时; direct
+    meters' clocks (DL/T 645 04000101+04000102), 08H 广播校时 (headend/collection/meter_clock.py)."""
 
     enabled: bool = True
     #: set a terminal's clock when it is off by more than this
     threshold_s: Annotated[float, Field(gt=0)] = 60.0
-    #: read every online terminal's clock this often
+    #: read every online terminal's clock, and every direct meter's (DL/T 645), this often
     interval_s: Annotated[float, Field(gt=0)] = 86400.0
+    #: direct meters: the largest correction a broadcast time (广播校时) may make; a meter off by more is not
+    #: broadcast to (it needs a field visit). DL/T 645 meters accept at most ±5 min.
+    meter_max_correction_s: Annotated[float, Field(gt=0, le=300)] = 300.0
     #: how the host's NTP state is found: "timedatectl" (systemd), "adjtimex" (kernel status), or "assume"
     #: (trust the host clock: only where another mechanism guarantees it)
     ntp_check: Literal["timedatectl", "adjtimex", "assume"] = "timedatectl"

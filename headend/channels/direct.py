@@ -1,18 +1,24 @@
 """The meters the head-end reaches itself: builds a channel and a poll plan for every ``[[direct.serial]]``,
-``[[direct.tcp]]`` and ``[[direct.modem]]`` section, starts and stops them with the daemon (docs/direct-meters.md).
+``[[direct.tcp]]`` and ``[[direct.modem]]`` section, starts and stops them with the daemon (docs/direct-meters.md);
+with :meth:`DirectMeters.start_clock_checks`, each channel's meter clocks are kept right too (DL/T 645 广播校时,
+:mod:`headend.collection.meter_clock`).
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from headend.channels.modem import ModemChannel
 from headend.channels.serial_bus import BusChannel
 from headend.channels.serial_port import SerialChannel
 from headend.channels.tcp_client import TcpClientChannel
+from headend.collection.meter_clock import MeterClockPlan, MeterClockSync
+from headend.collection.timesync import HostClock, LinkSink
 from headend.config import DirectConfig
+from headend.config_collection import TimeSyncConfig
 from headend.metrics import Metrics
 from headend.readings import Reading
 from headend.scheduling.meter_poll import MeterPollPlan, check_dis
@@ -48,6 +54,10 @@ class DirectMeters:
     ) -> None:
         self.channels = build_channels(config, metrics, zone_now=now)
         self.plans = [MeterPollPlan(channel, metrics, sink, now=now, rng=rng) for channel in self.channels]
+        self._metrics = metrics
+        self._now = now
+        self.clock_plans: list[MeterClockPlan] = []
+        self.clock_sync: MeterClockSync | None = None
 
     @property
     def completed_rounds(self) -> int:
@@ -57,6 +67,23 @@ class DirectMeters:
         for channel, plan in zip(self.channels, self.plans, strict=True):
             channel.start()
             plan.start()
+
+    def start_clock_checks(
+        self, config: TimeSyncConfig, *, zone: ZoneInfo, link_events: LinkSink, host: HostClock
+    ) -> None:
+        """Check every channel's meter clocks every ``[timesync] interval_s`` (in its poll rounds) and broadcast the
+        time where needed (``[timesync] enabled``; channels without meters are left alone). ``host`` is the
+        daemon's NTP guard, shared with the terminals' time sync (one alarm)."""
+        if not config.enabled:
+            return
+        self.clock_sync = MeterClockSync.from_config(
+            config, zone=zone, now=self._now, metrics=self._metrics, link_events=link_events, host=host
+        )
+        interval = timedelta(seconds=config.interval_s)
+        for plan in self.plans:
+            if plan.channel.config.meters:
+                plan.clock = MeterClockPlan(plan.channel, self.clock_sync, interval)
+                self.clock_plans.append(plan.clock)
 
     async def stop(self) -> None:
         for plan in self.plans:

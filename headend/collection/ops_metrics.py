@@ -28,16 +28,20 @@ class OpsMetrics:
         )
         self.clock_reads = Counter(
             "headend_clock_reads_total",
-            "Terminal clock reads (AFN0C F2 or heartbeat), by result",
-            ["result"],
+            "Clock reads by target (terminal: AFN0C F2 or heartbeat; meter: DL/T 645 04000101+04000102) and result",
+            ["target", "result"],
             registry=r,
         )
         self.clock_syncs = Counter(
-            "headend_clock_syncs_total", "AFN05 F31 time settings, by result", ["result"], registry=r
+            "headend_clock_syncs_total",
+            "Time settings by target (terminal: AFN05 F31; meter: DL/T 645 broadcast time, one per bus) and result",
+            ["target", "result"],
+            registry=r,
         )
         self.clock_drift_max = Gauge(
             "headend_clock_drift_max_seconds",
-            "Largest absolute terminal clock drift seen in the last time-sync round",
+            "Largest absolute clock drift seen in the last time-sync round, by target (terminal, meter)",
+            ["target"],
             registry=r,
         )
         self.host_ntp_synchronized = Gauge(

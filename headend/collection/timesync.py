@@ -8,8 +8,9 @@ host.
   authenticator) to the host time, then read again.
 - Only when the host clock is NTP-synchronised (``timedatectl show -p NTPSynchronized --value``, or the kernel's
   adjtimex status without STA_UNSYNC): otherwise nothing is set, the alarm is raised instead — an error log,
-  ``headend_host_ntp_synchronized 0`` and :attr:`TimeSync.alarm` for the health check. Setting a thousand
-  terminals from a wrong clock would corrupt every freeze they take.
+  ``headend_host_ntp_synchronized 0`` and :attr:`HostClock.alarm` for the health check. Setting a thousand
+  terminals from a wrong clock would corrupt every freeze they take. The same :class:`HostClock` guards the
+  DL/T 645 broadcast time of direct meters (:mod:`headend.collection.meter_clock`).
 - Every read is recorded as a ``clock_read`` row of ``terminal_link_log`` (drift in ``clock_drift_ms``), every
   setting as ``clock_set`` (``clock_drift_ms`` = drift before; ``detail``: the time set and the drift after),
   docs/schema.md "terminal_link_log".
@@ -44,7 +45,9 @@ from protocols.gdw376.units.afn05 import F31_TIME_SYNC
 
 _LOGGER = logging.getLogger(__name__)
 
-NOT_SYNCHRONISED = "host clock is not NTP-synchronised: terminal clocks are not set"
+#: the ``target`` label of the clock metrics for terminals (meters: ``"meter"``)
+TERMINAL = "terminal"
+NOT_SYNCHRONISED = "host clock is not NTP-synchronised: terminal and meter clocks are not set"
 
 
 # -- the host's NTP state -----------------------------------------------------------------------------------------
@@ -107,6 +110,34 @@ def ntp_checker(kind: str) -> Callable[[], bool]:
     return ntp_synchronized_timedatectl
 
 
+class HostClock:
+    """The host clock as the source of every time setting (terminals and meters): asks the NTP state each time a
+    setting is about to be made; raises the alarm (ERROR log once, ``headend_host_ntp_synchronized 0``,
+    :attr:`alarm`) while it is not synchronised, clears it when it is again."""
+
+    def __init__(self, synchronized: Callable[[], bool], metrics: Metrics) -> None:
+        self._synchronized = synchronized
+        self._metrics = ops_metrics(metrics)
+        self.alarm = ""  #: non-empty while the host clock blocks time setting (for /healthz)
+
+    @classmethod
+    def from_config(
+        cls, config: TimeSyncConfig, metrics: Metrics, synchronized: Callable[[], bool] | None = None
+    ) -> HostClock:
+        return cls(synchronized or ntp_checker(config.ntp_check), metrics)
+
+    def ok(self) -> bool:
+        """Check the host's NTP state now; raise or clear the alarm."""
+        synced = self._synchronized()
+        self._metrics.host_ntp_synchronized.set(1 if synced else 0)
+        if not synced and not self.alarm:
+            _LOGGER.error("ALARM: %s", NOT_SYNCHRONISED)
+        elif synced and self.alarm:
+            _LOGGER.warning("host clock NTP-synchronised again: time setting resumes")
+        self.alarm = "" if synced else NOT_SYNCHRONISED
+        return synced
+
+
 # -- terminal clocks ------------------------------------------------------------------------------------------------
 
 
@@ -124,7 +155,8 @@ class ClockCheck:
 LinkSink = Callable[[Sequence[LinkEvent]], Awaitable[object]]
 
 
-def _ms(delta: timedelta) -> int:
+def ms(delta: timedelta) -> int:
+    """Whole milliseconds of ``delta`` (``clock_drift_ms``)."""
     return round(delta / timedelta(milliseconds=1))
 
 
@@ -141,15 +173,20 @@ class TimeSync:
         now: Callable[[], datetime],
         host_synchronized: Callable[[], bool] | None = None,
         authenticator: Authenticator | None = None,
+        host: HostClock | None = None,
     ) -> None:
         self.config = config
         self.zone = zone
         self._metrics = ops_metrics(metrics)
         self._record = link_events
         self._now = now
-        self._host_synchronized = host_synchronized or ntp_checker(config.ntp_check)
+        self.host = host or HostClock.from_config(config, metrics, host_synchronized)
         self._auth = authenticator
-        self.alarm = ""  #: non-empty while the host clock blocks time setting (for /healthz)
+
+    @property
+    def alarm(self) -> str:
+        """Non-empty while the host clock blocks time setting (for /healthz)."""
+        return self.host.alarm
 
     @property
     def threshold(self) -> timedelta:
@@ -157,14 +194,7 @@ class TimeSync:
 
     def host_ok(self) -> bool:
         """Check the host's NTP state now; raise or clear the alarm."""
-        synced = self._host_synchronized()
-        self._metrics.host_ntp_synchronized.set(1 if synced else 0)
-        if not synced and not self.alarm:
-            _LOGGER.error("ALARM: %s", NOT_SYNCHRONISED)
-        elif synced and self.alarm:
-            _LOGGER.warning("host clock NTP-synchronised again: terminal time setting resumes")
-        self.alarm = "" if synced else NOT_SYNCHRONISED
-        return synced
+        return self.host.ok()
 
     async def read_drift(self, session: TerminalSession, *, priority: Priority = Priority.SCHEDULED) -> timedelta:
         """AFN0C F2: terminal clock − host clock at the answer."""
@@ -173,7 +203,7 @@ class TimeSync:
         for unit in units:
             if isinstance(unit.value, TerminalClock):
                 return unit.value.clock.replace(tzinfo=self.zone) - host
-        self._metrics.clock_reads.labels("no_clock").inc()
+        self._metrics.clock_reads.labels(TERMINAL, "no_clock").inc()
         raise HeadendError(f"terminal {session.terminal}: no AFN0C F2 clock in the answer")
 
     async def check(self, session: TerminalSession, *, priority: Priority = Priority.SCHEDULED) -> ClockCheck:
@@ -181,7 +211,7 @@ class TimeSync:
         try:
             drift = await self.read_drift(session, priority=priority)
         except (HeadendError, ProtocolError):
-            self._metrics.clock_reads.labels("failed").inc()
+            self._metrics.clock_reads.labels(TERMINAL, "failed").inc()
             raise
         return await self._judge(session, drift, self._now(), priority)
 
@@ -193,13 +223,13 @@ class TimeSync:
 
     async def _judge(self, session: TerminalSession, drift: timedelta, at: datetime, priority: Priority) -> ClockCheck:
         terminal = session.terminal
-        self._metrics.clock_reads.labels("ok").inc()
-        await self._record([LinkEvent(terminal, at, LinkEventKind.CLOCK_READ, session.peer, _ms(drift))])
+        self._metrics.clock_reads.labels(TERMINAL, "ok").inc()
+        await self._record([LinkEvent(terminal, at, LinkEventKind.CLOCK_READ, session.peer, ms(drift))])
         if abs(drift) <= self.threshold:
             return ClockCheck(terminal, drift)
         log = Prefixed(_LOGGER, f"term {terminal}")
         if not self.host_ok():
-            self._metrics.clock_syncs.labels("refused").inc()
+            self._metrics.clock_syncs.labels(TERMINAL, "refused").inc()
             log.error("clock off by %.0f s, not set: %s", drift.total_seconds(), NOT_SYNCHRONISED)
             return ClockCheck(terminal, drift, refused=NOT_SYNCHRONISED)
         set_to = self._now().astimezone(self.zone).replace(tzinfo=None, microsecond=0)
@@ -212,15 +242,13 @@ class TimeSync:
             )
             after = await self.read_drift(session, priority=priority)
         except (HeadendError, ProtocolError):
-            self._metrics.clock_syncs.labels("failed").inc()
+            self._metrics.clock_syncs.labels(TERMINAL, "failed").inc()
             raise
-        self._metrics.clock_syncs.labels("ok").inc()
+        self._metrics.clock_syncs.labels(TERMINAL, "ok").inc()
         log.info("clock was off by %.0f s, set to %s; now off by %.0f s", drift.total_seconds(), set_to,
                  after.total_seconds())  # fmt: skip
-        detail = {"set_to": set_to.isoformat(), "drift_after_ms": _ms(after)}
-        await self._record(
-            [LinkEvent(terminal, self._now(), LinkEventKind.CLOCK_SET, session.peer, _ms(drift), detail)]
-        )
+        detail = {"set_to": set_to.isoformat(), "drift_after_ms": ms(after)}
+        await self._record([LinkEvent(terminal, self._now(), LinkEventKind.CLOCK_SET, session.peer, ms(drift), detail)])
         return ClockCheck(terminal, drift, set=True, drift_after=after)
 
     async def run_round(self, sessions: Sequence[TerminalSession]) -> list[ClockCheck]:
@@ -231,5 +259,6 @@ class TimeSync:
                 done.append(await self.check(session))
             except (HeadendError, ProtocolError) as exc:
                 session.log.warning("clock check failed: %s", exc)
-        self._metrics.clock_drift_max.set(max((abs(c.drift.total_seconds()) for c in done), default=0.0))
+        worst = max((abs(c.drift.total_seconds()) for c in done), default=0.0)
+        self._metrics.clock_drift_max.labels(TERMINAL).set(worst)
         return done

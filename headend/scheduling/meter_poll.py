@@ -11,6 +11,9 @@ ingest/spool pipeline as the concentrator path.
 * A round runs inside a channel session (:meth:`~headend.channels.serial_bus.BusChannel.session`): for a modem
   that is a call; when a call drops mid-round, the meters not read yet are read in the next call, up to the
   channel's attempt limit.
+* Meter clocks: when the channel has a :class:`~headend.collection.meter_clock.MeterClockPlan` (``clock``, set by
+  :meth:`headend.channels.direct.DirectMeters.start_clock_checks`) and it is due, the round ends with a clock
+  check (DL/T 645 broadcast time) in the same session — for a modem, the same call.
 * Spread: the first round starts at a random offset within ``jitter × interval``, later rounds every
   ``interval ± jitter × interval / 2``.
 """
@@ -25,11 +28,12 @@ from datetime import datetime
 from decimal import Decimal
 
 from headend.channels.serial_bus import BusChannel
+from headend.collection.meter_clock import MeterClockPlan
 from headend.errors import ChannelClosed, ConfigError, ConfigProblem, HeadendError, ResponseTimeout
 from headend.logs import Prefixed
 from headend.metrics import Metrics
 from headend.readings import Quality, Reading
-from headend.sessions.dlt645_master import MeterIsolated, MeterRead
+from headend.sessions.dlt645_master import BusMaster, MeterIsolated, MeterRead
 from protocols.dlt645.control import Edition
 from protocols.errors import ProtocolError
 
@@ -164,6 +168,7 @@ class MeterPollPlan:
         self._rng = rng or random.Random()
         self._task: asyncio.Task[None] | None = None
         self.completed_rounds = 0
+        self.clock: MeterClockPlan | None = None  #: the channel's meter clock checks, run in its rounds
         self._dis = {
             edition: tuple(int(d, 16) for d in self.config.dis if len(d) == 2 * size) or DEFAULT_DIS[edition]
             for edition, size in ((Edition.V2007, 4), (Edition.V1997, 2))
@@ -198,16 +203,27 @@ class MeterPollPlan:
             if attempt:
                 self.channel.log.info("%d meters left to read; session %d", len(pending), attempt + 1)
             try:
-                async with self.channel.session():
+                async with self.channel.session() as master:
                     while pending:
                         total += await self._poll_meter(pending[0])
                         pending.pop(0)
+                    if self.clock is not None and self.clock.due():
+                        await self._check_clocks(self.clock, master)
             except ChannelClosed as exc:
                 self.channel.log.warning("session ended with %d meters unread: %s", len(pending), exc)
         for _ in pending:
             self._metrics.direct_reads.labels(self.channel.kind, "unreached").inc()
         self.completed_rounds += 1
         return total
+
+    async def _check_clocks(self, clock: MeterClockPlan, master: BusMaster) -> None:
+        """The clock check of the round (failures are logged: the readings of the round stand)."""
+        try:
+            await clock.run(master)
+        except ChannelClosed:
+            raise
+        except (HeadendError, ProtocolError) as exc:
+            self.channel.log.warning("meter clock check failed: %s", exc)
 
     async def _poll_meter(self, address: str) -> int:
         master = self.channel.master

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from headend.cli_meters import near_midnight
+from headend.collection.meter_clock import near_midnight
 
 #: a broken command fails here instead of hanging the suite
 DEADLINE_S = 60.0

@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from headend.cli_meters import near_midnight
+from headend.collection.meter_clock import near_midnight
 from protocols.dlt645.apdu import build_read, build_read_reply
 from tests.cli.meters_harness import DEADLINE_S, FAST, far_from_midnight_zone, finish, headend, start
 from tests.headend.direct.scripted_bus import ScriptedBus, ScriptedMeter

@@ -105,8 +105,8 @@ async def test_drift_beyond_threshold_is_set_and_recorded(harness: Harness, stor
         ("clock_set", -95000, '{"drift_after_ms":0,"set_to":"2024-05-02T10:00:00"}'),
     ]
     assert sync.alarm == ""
-    assert harness.sample("headend_clock_syncs_total", result="ok") == 1
-    assert harness.sample("headend_clock_drift_max_seconds") == 95
+    assert harness.sample("headend_clock_syncs_total", target="terminal", result="ok") == 1
+    assert harness.sample("headend_clock_drift_max_seconds", target="terminal") == 95
 
 
 async def test_drift_within_threshold_is_only_recorded(harness: Harness, store: SqliteStore) -> None:
@@ -121,7 +121,7 @@ async def test_unsynchronised_host_never_sets_and_raises_the_alarm(harness: Harn
     assert [c.refused for c in checks] == [NOT_SYNCHRONISED]
     assert sync.alarm == NOT_SYNCHRONISED
     assert harness.sample("headend_host_ntp_synchronized") == 0
-    assert harness.sample("headend_clock_syncs_total", result="refused") == 1
+    assert harness.sample("headend_clock_syncs_total", target="terminal", result="refused") == 1
     assert _log(store) == [("clock_read", 7_200_000, "{}")]
 
 
@@ -158,4 +158,4 @@ async def test_heartbeat_clock_is_judged_once_per_interval(harness: Harness, sto
         await ops.stop()
     assert _log(store) == [("clock_read", 300_000, "{}")]
     assert ops.timesync.alarm == NOT_SYNCHRONISED
-    assert harness.sample("headend_clock_syncs_total", result="refused") == 1
+    assert harness.sample("headend_clock_syncs_total", target="terminal", result="refused") == 1
