@@ -12,10 +12,19 @@ sMtAfn05F32_f, ``cil_fk.cpp`` by dinglinhui ``plms_05F01`` … ``plms_05F53`` an
 - F12 当前功率下浮控投入: 滑差时间 (min), 浮动系数 (A.4), 控后总加有功功率冻结延时时间 (min), 控制时间 (×0.5 h),
   第1～4轮告警时间 (min) — 8 bytes.
 - F25 终端保电投入: 保电持续时间 (BIN 1, ×0.5 h, 0 = 无限期) [verify: only cil_fk.cpp].
+- F30 终端对电能表对时功能的开启与关闭 (Q/GDW 1376.1-2013 only; 备用 in 2009): 对时功能开启标志 BIN 1, 0 = 关闭,
+  1 = 开启 (a terminal treats any other value as 关闭). Checked against three independent public sources (read,
+  not copied): a concentrator firmware's parameter store (``ADDR_AFN05F30``: one value byte, "0=关闭，1=开启，其它值
+  关闭", consulted before each batch meter time-set), a master-side encoder (``guyingzhi/learngit``
+  ``encodedataformat05_F30``: 1 byte) and a master-side frame explainer (F30 "开启状态" from 1 BIN byte). The 2009
+  list (``qgdw_3761_api.h`` eMtCmd: "F30 备用") does not define it.
 - F31 对时命令: 附录A.1 (6 bytes) terminal clock.
 - F32 中文信息: D3..D0 编号 / D7..D4 种类 (0 普通, 1 重要), 长度 Lc, Lc bytes of GB2312 text (kept as bytes).
 - F41/F42 电容器控制投入/切除: 电容器组控制标志 BS16 (第1～16组) [verify: cil_fk.cpp reads 2 bytes].
 - F49–F53: 终端通信端口号 (BIN 1).
+- F21–F22 备用 in both editions: ``qgdw_3761_api.h`` (2009 list, "F21~F22 备用"), and no 2013-era source defines
+  them (a 2013 terminal firmware's command list and ``guyingzhi/learngit``'s AFN05 encoder go F20 → F23).
+  Registered as reserved (:func:`~.registry.reserve`), so decoding one says so instead of "no codec".
 - Everything else listed (F2, F10, F11, F15–F20, F23, F24, F26–F29, F33–F39) has no data unit body — F26 催费告警投入
   included (TmnlHUB sends none; the alarm hours are the AFN04 F23 parameter).
 """
@@ -25,7 +34,7 @@ from __future__ import annotations
 from protocols.gdw376.formats import A1, A4, BIN1, BitFields, BitSet
 from protocols.gdw376.layout import Count, Field, Layout, Octets, Repeat
 from protocols.gdw376.link import Afn, Dir
-from protocols.gdw376.units.registry import from_layout, no_body, register
+from protocols.gdw376.units.registry import from_layout, no_body, register, reserve
 
 F31_TIME_SYNC = 31
 
@@ -48,6 +57,7 @@ F12: Layout = (
     Repeat("alarm_min", 4, (Field("alarm", BIN1, "第1～4轮告警时间 (min)"),)),
 )
 F25: Layout = (Field("duration", BIN1, "保电持续时间 (×0.5 h, 0 = 无限期)"),)
+F30: Layout = (Field("enabled", BIN1, "终端对电能表对时功能 0 = 关闭, 1 = 开启"),)
 F31: Layout = (Field("clock", A1, "对时: 终端日历时钟"),)
 F32: Layout = (
     Field("info", BitFields(1, (("number", 0, 4), ("kind", 4, 4))), "编号 (D3..D0) / 种类 (D7..D4 0 普通 1 重要)"),
@@ -78,6 +88,7 @@ COMMANDS: dict[int, tuple[str, Layout | None]] = {
     27: ("允许终端与主站通话", None),
     28: ("终端剔除投入", None),
     29: ("允许终端主动上报", None),
+    30: ("终端对电能表对时功能的开启与关闭", F30),
     31: ("对时命令", F31),
     32: ("中文信息", F32),
     33: ("终端保电解除", None),
@@ -97,3 +108,13 @@ COMMANDS: dict[int, tuple[str, Layout | None]] = {
 }
 for _fn, (_name, _layout) in COMMANDS.items():
     register(Afn.CONTROL, _fn, (Dir.DOWN,), no_body(_name) if _layout is None else from_layout(_name, _layout))
+
+#: The Fn lists' 备用 entries (2009: ``qgdw_3761_api.h`` eMtCmd; 2013: see the module docstring).
+_LIST = "控制命令 (AFN=05H) 数据单元标识表"
+for _fn in (21, 22):
+    reserve(
+        Afn.CONTROL,
+        _fn,
+        {"2009": f"§5.6 {_LIST}: F21～F22 备用", "2013": f"{_LIST}: no F21～F22 in the public 2013 lists (inferred)"},
+    )
+reserve(Afn.CONTROL, 30, {"2009": f"§5.6 {_LIST}: F30 备用"})

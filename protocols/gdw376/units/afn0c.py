@@ -30,6 +30,9 @@ sMtAfn0cF03..F170_f), ``guyingzhi/learngit`` ``decode_AFN0C_FN1_8.c``, ``FN9_16.
 - F168 电能表结算信息: the 2013 table reads "费率数M 见附录A.8 BIN 2" and the 2009 header a 16-bit M, but both
   implementations (guyingzhi, NUC97X storage 6 + 10 × (M+1)) read a 1-byte M followed by settled and unsettled
   A.14 × (M+1) and no 故障电量: that is what is registered (unverified against a capture).
+- F162 is 2013 only: the 2009 list (``qgdw_3761_api.h``) has "F162～F164 备用". F163/F164 are 备用 there and no
+  2013 source defines them (the 2013 field tables in ``NUC97X_JS`` ``AFN0C.h`` go F162 → F165): registered as
+  reserved in both editions (the 2013 reservation is inferred from that absence, not read in the standard text).
 - F5/F6 have one block per 1 bit of 总加组有效标志位 (guyingzhi); F11 blocks are 19 bytes (NUC97X: 1 + 19 × n).
 """
 
@@ -71,7 +74,7 @@ from protocols.gdw376.formats import (
 )
 from protocols.gdw376.layout import Count, Field, Format, Layout, Repeat
 from protocols.gdw376.link import Afn, Dir
-from protocols.gdw376.units.registry import UnitCodec, UnitReader, from_layout, no_body, register
+from protocols.gdw376.units.registry import UnitCodec, UnitReader, from_layout, no_body, register, reserve
 
 F2_TERMINAL_CLOCK = 2
 F129_FORWARD_ACTIVE = 129
@@ -499,3 +502,15 @@ for _fn, _name, _layout in ((25, _F25_NAME, F25_LAYOUT), *LAYOUTS):
     register(AFN, _fn, (Dir.UP,), from_layout(_name, _layout))
 for _fn, _name, _layout in LAYOUTS_2013:
     register(AFN, _fn, (Dir.UP,), from_layout(_name, _layout), edition="2013")
+
+_LIST = "请求1类数据 (AFN=0CH) 数据单元标识表: F162～F164 备用"
+reserve(AFN, 162, {"2009": _LIST})
+for _fn in (163, 164):
+    reserve(
+        AFN,
+        _fn,
+        {
+            "2009": _LIST,
+            "2013": "请求1类数据 (AFN=0CH) 数据单元标识表: no F163～F164 in the public 2013 tables (inferred)",
+        },
+    )

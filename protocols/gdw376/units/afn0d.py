@@ -31,7 +31,10 @@ sizes per Fn). Where they disagree: F5–F8 — the 2009 header puts a 抄表时
 4 × (M+1)) and PROTOCOLS.md do not: no 抄表时间. F29 — the 2009 header has an extra leading BIN 2 that guyingzhi
 and NUC97X (38 bytes) do not: left out. F27 voltage maximum before minimum (guyingzhi, NUC97X; the 2009 header's
 user struct has min first). F169–F176 use the F161–F168 shapes (the 2009 header aliases F169 to F157 by mistake).
-F55/F56 and F96 are 备用 in the 2009 list and were not found in a public 2013 table: not registered.
+F55/F56 and F96 are 备用 in the 2009 list (``qgdw_3761_api.h``: "F55～F56 备用", "F96 备用") and no 2013 source
+defines them (the 2013 tables in ``NUC97X_JS`` ``AFN0D.h`` go F54 → F57 in the daily and F54 → F60 in the monthly
+store; no public 2013 curve list has an F96): registered as reserved in both editions (for 2013 inferred from that
+absence, not read in the standard text).
 """
 
 from __future__ import annotations
@@ -74,7 +77,7 @@ from protocols.gdw376.units.afn0c import (
     per_tariff,
     phase_breaks,
 )
-from protocols.gdw376.units.registry import from_layout, register
+from protocols.gdw376.units.registry import from_layout, register, reserve
 
 AFN = Afn.REQUEST_CLASS2
 
@@ -342,3 +345,11 @@ for _fn, _name, _tag, _body in UNITS:
     register(AFN, _fn, (Dir.UP,), from_layout(_name, (*_tag, *_body)))
 for _fn, _name, _tag, _body in UNITS_2013:
     register(AFN, _fn, (Dir.UP,), from_layout(_name, (*_tag, *_body)), edition="2013")
+
+_LIST = "请求2类数据 (AFN=0DH) 数据单元标识表"
+for _fn, _which in ((55, "F55～F56"), (56, "F55～F56"), (96, "F96")):
+    reserve(
+        AFN,
+        _fn,
+        {"2009": f"{_LIST}: {_which} 备用", "2013": f"{_LIST}: no {_which} in the public 2013 tables (inferred)"},
+    )

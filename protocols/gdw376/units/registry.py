@@ -13,6 +13,14 @@ Where Q/GDW 1376.1-2013 changed a layout (e.g. AFN0C F26 counts A.8 → A.10, F1
 AFN0D F27 with the voltage qualification rates), the 2013 codec is registered with ``edition="2013"`` in
 :data:`VARIANTS`; :func:`lookup`, :func:`decode_units` and :func:`encode_units` take the terminal's ``edition``
 and fall back to :data:`REGISTRY`.
+
+Reserved Fn: where an edition's Fn list marks an Fn 备用 (reserved), the module that owns the AFN says so with
+:func:`reserve` (edition → the clause and what it was checked against) in :data:`RESERVED`. "Reserved" and "we
+have no codec" are different answers: decoding an Fn without a codec raises :class:`ReservedFn` (an
+:class:`~protocols.errors.UnsupportedFn` whose message reads "reserved in <edition> (<clause>)") when every
+edition asked about reserves it, plain :class:`~protocols.errors.UnsupportedFn` otherwise. An Fn reserved in
+2009 that 2013 defines is registered with its 2013 layout (the decoder accepts both editions everywhere) and
+:func:`only_in_edition` names it as evidence of a 2013 terminal.
 """
 
 from __future__ import annotations
@@ -124,6 +132,64 @@ def register(afn: int, fn: int, dirs: Iterable[Dir], codec: UnitCodec, *, editio
             VARIANTS[(afn, fn, d, edition)] = codec
 
 
+#: Fn marked 备用 (reserved) by an edition's Fn list: (AFN, Fn) → {edition: clause and source}. See :func:`reserve`.
+RESERVED: dict[tuple[int, int], dict[str, str]] = {}
+
+_STANDARDS = {"2009": "Q/GDW 376.1-2009", "2013": "Q/GDW 1376.1-2013"}
+
+
+class ReservedFn(UnsupportedFn):
+    """An (AFN, Fn) that the edition(s) asked about mark 备用 (reserved): the terminal sent, or we were asked to
+    decode, an Fn the standard does not define — not one whose layout we lack. ``editions`` maps each reserving
+    edition to its clause."""
+
+    def __init__(self, afn: int, fn: int, editions: Mapping[str, str], *, raw: bytes = b"") -> None:
+        super().__init__(afn, fn, raw=raw)
+        self.editions = dict(editions)
+        where = " and ".join(f"{_STANDARDS[e]} ({clause})" for e, clause in sorted(self.editions.items()))
+        self.args = (f"AFN{afn:02X} F{fn} is reserved (备用) in {where}",)
+
+
+def reserve(afn: int, fn: int, clauses: Mapping[str, str]) -> None:
+    """Record that (AFN, Fn) is 备用 in each edition of ``clauses`` (edition → clause and what it was checked
+    against). An Fn reserved in every edition must have no codec; one reserved in only one edition may have the
+    other edition's codec."""
+    for edition in clauses:
+        if edition not in EDITIONS:
+            raise LocalProtocolError(f"unknown edition {edition!r}, expected one of {EDITIONS}")
+    if (afn, fn) in RESERVED:
+        raise LocalProtocolError(f"AFN{afn:02X} F{fn} reserved twice")
+    if set(clauses) == set(EDITIONS) and any((afn, fn, d) in REGISTRY for d in Dir):
+        raise LocalProtocolError(f"AFN{afn:02X} F{fn} is registered, it cannot be reserved in every edition")
+    RESERVED[(afn, fn)] = dict(clauses)
+
+
+def reservation(afn: int, fn: int, edition: str | None = None) -> dict[str, str] | None:
+    """The editions (→ clause) reserving (AFN, Fn), if ``edition`` does (None: if every edition does)."""
+    clauses = RESERVED.get((afn, fn))
+    if clauses is None:
+        return None
+    if edition is None:
+        return clauses if set(clauses) == set(EDITIONS) else None
+    return {edition: clauses[edition]} if edition in clauses else None
+
+
+def only_in_edition(afn: int, fn: int) -> str | None:
+    """The edition that alone defines (AFN, Fn): it is reserved in the other one and has a codec."""
+    clauses = RESERVED.get((afn, fn))
+    if clauses is None or len(clauses) != 1 or not any((afn, fn, d) in REGISTRY for d in Dir):
+        return None
+    (reserving,) = clauses
+    return next(e for e in EDITIONS if e != reserving)
+
+
+def unsupported(afn: int, fn: int, edition: str | None = None, *, raw: bytes = b"") -> UnsupportedFn:
+    """The error for an Fn without a codec: :class:`ReservedFn` when ``edition`` reserves it, else
+    :class:`~protocols.errors.UnsupportedFn`."""
+    clauses = reservation(afn, fn, edition)
+    return ReservedFn(afn, fn, clauses, raw=raw) if clauses else UnsupportedFn(afn, fn, raw=raw)
+
+
 def no_body(name: str) -> UnitCodec:
     """A unit with no data body (requests, AFN00 F1/F2, login/logout)."""
     return UnitCodec(name)
@@ -159,34 +225,56 @@ def lookup(afn: int, fn: int, dir: Dir, edition: str | None = None) -> UnitCodec
 def decode_units(afn: int, data: bytes, dir: Dir, *, edition: str | None = None) -> list[DataUnit]:
     """Walk ``DA DT [data]…``, expanding multi-pn / multi-Fn identifiers (points outer, Fn inner).
 
-    Raises :class:`UnsupportedFn` (with the raw region) for an Fn without a codec and :class:`DecodeError` for
+    Raises :class:`UnsupportedFn` (with the raw region) for an Fn without a codec — :class:`ReservedFn` when
+    ``edition`` (None: every edition) marks it 备用 — and :class:`DecodeError` for
     truncation or malformed bodies (path ``AFNxx/Fn/pn``). ``edition`` picks the terminal's layouts (see module).
     """
-    reader = UnitReader(bytes(data), f"AFN{afn:02X}")
-    raw = reader.data
+    raw = bytes(data)
     units: list[DataUnit] = []
-    while reader.pos < len(raw):
-        head = raw[reader.pos : reader.pos + UNIT_ID_LEN]
-        identifier = _IDENTIFIERS.get(head)
+    reader: UnitReader | None = None
+    pos, size = 0, len(raw)
+    while pos < size:
+        identifier = _IDENTIFIERS.get(raw[pos : pos + UNIT_ID_LEN])
         if identifier is None:
-            reader.path = f"AFN{afn:02X}/DADT"
+            reader = UnitReader(raw, f"AFN{afn:02X}/DADT")
+            reader.pos = pos
             pns, fns = reader.identifier()  # the precise DecodeError for a truncated or empty DA / DT
             identifier = (tuple(pns), tuple(fns))
             if len(_IDENTIFIERS) < _IDENTIFIERS_MAX:
-                _IDENTIFIERS[head] = identifier
-        else:
-            reader.pos += UNIT_ID_LEN
+                _IDENTIFIERS[raw[pos : pos + UNIT_ID_LEN]] = identifier
+        pos += UNIT_ID_LEN
         for pn in identifier[0]:
             for fn in identifier[1]:
-                codec = lookup(afn, fn, dir, edition)
+                # lookup(), inlined: this runs per data unit
+                codec = VARIANTS.get((afn, fn, dir, edition)) if edition is not None else None
                 if codec is None:
-                    raise UnsupportedFn(afn, fn, raw=raw)
-                if codec.decode is None:
-                    units.append(DataUnit(pn, fn))
+                    codec = REGISTRY.get((afn, fn, dir))
+                    if codec is None:
+                        raise unsupported(afn, fn, edition, raw=raw)
+                decode = codec.decode
+                if decode is None:
+                    units.append(_new_unit(pn, fn, None))
                     continue
+                if reader is None:
+                    reader = UnitReader(raw)
+                reader.pos = pos
                 reader.path = f"AFN{afn:02X}/F{fn}/p{pn}"
-                units.append(DataUnit(pn, fn, codec.decode(reader)))
+                units.append(_new_unit(pn, fn, decode(reader)))
+                pos = reader.pos
     return units
+
+
+_SET_PN, _SET_FN, _SET_VALUE = (getattr(DataUnit, name).__set__ for name in ("pn", "fn", "value"))
+
+
+def _new_unit(pn: int, fn: int, value: object) -> DataUnit:
+    """``DataUnit(pn, fn, value)`` by setting its slots: half the cost of the frozen dataclass ``__init__``, for
+    the decoder's own values (a DataUnit has no ``__post_init__``)."""
+    unit: DataUnit = object.__new__(DataUnit)
+    _SET_PN(unit, pn)
+    _SET_FN(unit, fn)
+    _SET_VALUE(unit, value)
+    return unit
 
 
 #: DA DT bytes → (points, Fn), filled as identifiers are met (a head-end sees few distinct ones); bounded.
@@ -211,7 +299,9 @@ def encode_units(afn: int, units: Sequence[DataUnit], dir: Dir, *, edition: str 
     for unit in units:
         codec = lookup(afn, unit.fn, dir, edition)
         if codec is None:
-            raise LocalProtocolError(f"no codec for AFN{afn:02X} F{unit.fn} {dir.name}")
+            reserved = reservation(afn, unit.fn, edition)
+            why = f": {ReservedFn(afn, unit.fn, reserved)}" if reserved else ""
+            raise LocalProtocolError(f"no codec for AFN{afn:02X} F{unit.fn} {dir.name}{why}")
         if codec.encode is None and unit.value is not None:
             raise LocalProtocolError(f"AFN{afn:02X} F{unit.fn} {dir.name} has no data body, got {unit.value!r}")
         codecs.append(codec)
