@@ -30,7 +30,15 @@ from zoneinfo import ZoneInfo
 
 from headend.readings import Quality, Reading
 from headend.storage._pgcopy import check_numeric
-from headend.storage.records import Event, LinkEvent, MeasurementPoint, MeterInfo, MeterRatio, TerminalInfo
+from headend.storage.records import (
+    Event,
+    LinkEvent,
+    MeasurementPoint,
+    MeterInfo,
+    MeterRatio,
+    TerminalInfo,
+    detail_json,
+)
 
 #: upper bounds of the integer columns (PostgreSQL smallint / integer)
 _TARIFF_MAX = 32767
@@ -174,6 +182,38 @@ def validate_readings(readings: Sequence[Reading]) -> None:
     """:func:`validate_reading` for each one."""
     for reading in readings:
         validate_reading(reading)
+
+
+def validate_event(event: Event) -> None:
+    """Raise ``ValueError`` for an event no store can keep: checked before it is acknowledged into the spool,
+    like :func:`validate_reading`, so that a spooled event can always be written."""
+    for name in ("ts", "received_at"):
+        moment: datetime = getattr(event, name)
+        if moment.utcoffset() is None:
+            raise ValueError(f"Event.{name} must be timezone-aware, got {moment!r}")
+    if not 0 <= event.pn <= _PN_MAX:
+        raise ValueError(f"Event.pn out of range 0..{_PN_MAX}: {event.pn}")
+    for name in ("code", "terminal", "meter", "source", "key"):
+        text: str = getattr(event, name)
+        problem = _text_problem(text)
+        if problem:
+            raise ValueError(f"Event.{name} {problem}: {text!r}")
+    if not event.code:
+        raise ValueError("Event.code must not be empty")
+    try:
+        detail = detail_json(event.detail)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"Event.detail is not JSON: {exc}") from None
+    # PostgreSQL jsonb refuses the NUL escape (a literal backslash-u0000 text could trip this too: refused alike)
+    problem = "contains NUL" if "\\u0000" in detail else _text_problem(detail)
+    if problem:
+        raise ValueError(f"Event.detail {problem}")
+
+
+def validate_events(events: Sequence[Event]) -> None:
+    """:func:`validate_event` for each one."""
+    for event in events:
+        validate_event(event)
 
 
 def open_store(dsn: str | None, sqlite_path: Path, *, tz: ZoneInfo) -> Store:

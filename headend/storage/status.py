@@ -27,9 +27,10 @@ async def collect_status(config: Config, *, now: datetime | None = None) -> dict
     ``frozen_readings``, ``conflicts``, ``last_conflict_at``, ``events``, ``ingest_batch`` (the watermark),
     ``last_ingest_at`` — or ``error`` when the database cannot be reached.
 
-    spool: ``path``, ``exists``, and when it exists ``format``, ``depth`` (readings acknowledged but not yet in
-    the store), ``bytes``, ``max_bytes``, ``oldest`` (the oldest of them: ``meter``, ``register``, ``tariff``,
-    ``ts``, ``received_at``, ``age_s``) or None when empty.
+    spool: ``path``, ``exists``, and when it exists ``format``, ``depth`` (readings and events acknowledged but
+    not yet in the store), ``events`` (the events among them), ``bytes``, ``max_bytes``, ``oldest`` (the oldest
+    reading: ``meter``, ``register``, ``tariff``, ``ts``, ``received_at``, ``age_s``) and ``oldest_event``
+    (``code``, ``terminal``, ``ts``, ``received_at``, ``age_s``), each None when there is none.
     """
     zone = config.collection.zone
     moment = now or datetime.now(zone)
@@ -65,21 +66,37 @@ def spool_status(path: Path, max_bytes: int | None, now: datetime) -> dict[str, 
     spool = Spool(path, readonly=True)
     try:
         _, oldest = spool.peek(1)
-        result.update(format=spool.format, depth=spool.depth(), bytes=spool.size_bytes(), max_bytes=max_bytes)
+        _, oldest_event = spool.peek_events(1)
+        result.update(
+            format=spool.format,
+            depth=spool.depth(),
+            events=spool.event_depth(),
+            bytes=spool.size_bytes(),
+            max_bytes=max_bytes,
+        )
     finally:
         spool.close()
-    if not oldest:
-        result["oldest"] = None
-        return result
-    first = oldest[0]
-    result["oldest"] = {
-        "meter": first.meter,
-        "register": first.register,
-        "tariff": first.tariff,
-        "ts": first.ts.isoformat(),
-        "received_at": first.received_at.isoformat(),
-        "age_s": round((now - first.received_at).total_seconds(), 3),
-    }
+    result["oldest"] = None
+    result["oldest_event"] = None
+    if oldest:
+        first = oldest[0]
+        result["oldest"] = {
+            "meter": first.meter,
+            "register": first.register,
+            "tariff": first.tariff,
+            "ts": first.ts.isoformat(),
+            "received_at": first.received_at.isoformat(),
+            "age_s": round((now - first.received_at).total_seconds(), 3),
+        }
+    if oldest_event:
+        event = oldest_event[0]
+        result["oldest_event"] = {
+            "code": event.code,
+            "terminal": event.terminal,
+            "ts": event.ts.isoformat(),
+            "received_at": event.received_at.isoformat(),
+            "age_s": round((now - event.received_at).total_seconds(), 3),
+        }
     return result
 
 

@@ -1,4 +1,5 @@
-"""The spool writer: moves readings from the durable spool to the store, in batches, exactly once in effect.
+"""The spool writer: moves readings and events from the durable spool to the store, in batches, exactly once in
+effect.
 
 For each batch: peek the oldest entries, ``store.write`` them (one transaction), and only after it returned
 release them from the spool. If the store fails, nothing is released; the same batch is retried after a capped
@@ -10,6 +11,11 @@ Throughput (benchmarks/bench_storage.py): a store that takes rows already encode
 spool work overlaps the database work: while batch N is written, batch N+1 is read from the spool and batch N-1
 released from it (both in worker threads; SQLite releases the GIL). ``on_written`` is called once a batch is
 released.
+
+Events (``spool_events``) go first: before each batch of readings, the events waiting in the spool (up to
+``batch_size``) are written with ``Store.write_events`` (one transaction) and released after it returned,
+retried like readings. The store skips an event whose key it holds already, so a replay stores nothing twice.
+``on_events_written(new, written, depth)`` is called once an event batch is released.
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ class SpoolWriter:
         retry_max_s: float = 30.0,
         on_written: Callable[[WriteResult, int], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
+        on_events_written: Callable[[int, int, int], None] | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -62,6 +69,7 @@ class SpoolWriter:
         self._retry_max_s = retry_max_s
         self._on_written = on_written
         self._on_error = on_error
+        self._on_events_written = on_events_written
         self._wake = asyncio.Event()
         self._wake.set()  # what a previous run left in the spool is written first
         self._batch_lock = asyncio.Lock()
@@ -112,11 +120,14 @@ class SpoolWriter:
         return await asyncio.to_thread(self._spool.depth) == 0
 
     async def _write_next_batch(self) -> bool:
-        """Write the oldest batch, retrying until it is committed; False if the spool was empty."""
+        """Write the oldest events, or else the oldest batch of readings, retrying until committed; False if the
+        spool was empty."""
         async with self._batch_lock:
             attempt = 0
             while True:
                 try:
+                    if await self._write_events():
+                        return True
                     batch = await self._next_batch()
                     if not batch.size:
                         return False
@@ -142,6 +153,20 @@ class SpoolWriter:
                 batch.size,
                 result,
             )
+        return True
+
+    async def _write_events(self) -> bool:
+        """Write and release the oldest events; False if there were none. Raises what the store raised."""
+        last_id, events = await asyncio.to_thread(self._spool.peek_events, self._batch_size)
+        if not events:
+            return False
+        new = await self._store.write_events(events)
+        depth = await asyncio.to_thread(self._spool.release_events, last_id)
+        self._healthy = True
+        self._last_success = time.monotonic()
+        _LOGGER.debug("wrote %d events: %d new; %d entries left in the spool", len(events), new, depth)
+        if self._on_events_written is not None:
+            _callback(self._on_events_written, new, len(events), depth)
         return True
 
     async def _finish_release(self) -> None:

@@ -318,8 +318,9 @@ def test_a_format_1_spool_is_upgraded_in_place(tmp_path: Path) -> None:
 
     spool = Spool(path)
     try:
-        assert spool.format == 2
+        assert spool.format == 3  # 1 → 2 → 3: the COPY form, then the events table
         assert spool.peek(100)[1] == rows
+        assert spool.peek_events(10) == (0, [])
         encoded = spool.peek_encoded(100)
         assert encoded.frozen == [reading_row(r) for r in rows if r.kind.frozen]
         assert encoded.readings == [reading_row(r) for r in rows if not r.kind.frozen]
@@ -339,7 +340,7 @@ def test_read_only_inspection_changes_nothing(tmp_path: Path) -> None:
     writer.append(batch(0, 5))
     inspector = Spool(path, readonly=True)
     try:
-        assert (inspector.depth(), inspector.peek(10)[1], inspector.format) == (5, batch(0, 5), 2)
+        assert (inspector.depth(), inspector.peek(10)[1], inspector.format) == (5, batch(0, 5), 3)
         with pytest.raises(sqlite3.OperationalError, match="readonly"):
             inspector.append(batch(1, 1))
         writer.append(batch(1, 1))

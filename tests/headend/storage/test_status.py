@@ -10,6 +10,7 @@ from pathlib import Path
 
 from headend.config import CollectionConfig, Config, StorageConfig
 from headend.readings import ReadingKind
+from headend.storage.records import Event, EventOrigin
 from headend.storage.spool import Spool
 from headend.storage.sqlite_store import SqliteStore
 from headend.storage.status import collect_status
@@ -46,6 +47,9 @@ async def test_embedded_store_and_waiting_readings(tmp_path: Path) -> None:
     spool = Spool(config.storage.spool_path)
     waiting = batch(3, 4)
     spool.append(waiting)
+    pushed = Event(EventOrigin.TERMINAL, "ERC14", T0, waiting[0].received_at + timedelta(seconds=30),
+                   terminal="4403:00012", raw=b"\x0e\x00")  # fmt: skip
+    spool.append((), [pushed])
     spool.close()
 
     status = await collect_status(config, now=waiting[0].received_at + timedelta(seconds=90))
@@ -56,7 +60,7 @@ async def test_embedded_store_and_waiting_readings(tmp_path: Path) -> None:
     assert (store_part["readings"], store_part["frozen_readings"], store_part["conflicts"]) == (1, 1, 1)
     assert store_part["ingest_batch"] == 2
     spool_part = status["spool"]
-    assert (spool_part["exists"], spool_part["format"], spool_part["depth"]) == (True, 2, 4)
+    assert (spool_part["exists"], spool_part["format"], spool_part["depth"], spool_part["events"]) == (True, 3, 5, 1)
     assert spool_part["max_bytes"] == 1 << 20 and spool_part["bytes"] > 0
     assert spool_part["oldest"] == {
         "meter": waiting[0].meter,
@@ -65,6 +69,13 @@ async def test_embedded_store_and_waiting_readings(tmp_path: Path) -> None:
         "ts": waiting[0].ts.isoformat(),
         "received_at": waiting[0].received_at.isoformat(),
         "age_s": 90.0,
+    }
+    assert spool_part["oldest_event"] == {
+        "code": "ERC14",
+        "terminal": "4403:00012",
+        "ts": T0.isoformat(),
+        "received_at": pushed.received_at.isoformat(),
+        "age_s": 60.0,
     }
 
 
@@ -92,4 +103,4 @@ async def test_an_unreachable_database_is_reported_not_raised(tmp_path: Path) ->
 
     assert status["store"]["kind"] == "timescaledb"
     assert status["store"]["error"].startswith("OperationalError")
-    assert (status["spool"]["depth"], status["spool"]["oldest"]) == (0, None)
+    assert (status["spool"]["depth"], status["spool"]["oldest"], status["spool"]["oldest_event"]) == (0, None, None)
