@@ -9,9 +9,8 @@ import asyncio
 import heapq
 import itertools
 import random
-import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 from concentrator_sim.fleet import Fleet, FleetConfig, SimClock
@@ -21,25 +20,16 @@ from headend.readings import Reading
 from headend.scheduling.poll import PollPlan
 from headend.sessions.gdw376_station import SessionRegistry
 from tests.headend import test_terminal_server
+from tests.headend.direct.helpers import eventually
 from tests.headend.storage.helpers import TZ
 from tests.headend.test_terminal_server import Harness
 
 START = datetime(2024, 5, 4, 10, 0, tzinfo=TZ)
 FAST, SLOW = "4403:00001", "4403:00002"
 HOUR_S = 3600.0
-WAIT_S = 20.0
 
 #: a terminal listener on a free loopback port with its registry and metrics
 harness = test_terminal_server.harness
-
-
-async def until(condition: Callable[[], object], what: str) -> None:
-    """Deadline-bounded wait for real work (a poll over TCP) to finish."""
-    deadline = time.monotonic() + WAIT_S
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.005)
 
 
 class VirtualSleep:
@@ -65,7 +55,7 @@ class VirtualSleep:
     async def run_until(self, end: float, loops: int) -> None:
         """Wake sleepers in due order up to ``end``; after each, wait until all ``loops`` are asleep again."""
         while True:
-            await until(lambda: self.asleep == loops, f"{loops} poll loops asleep at t={self.now:g}")
+            await eventually(lambda: self.asleep == loops, f"{loops} poll loops asleep at t={self.now:g}")
             due, _, future = self._sleepers[0]
             if due > end:
                 return
