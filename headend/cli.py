@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from headend.cli_encode import encode
+from headend.decode_cmd import EDITION_CHOICES
 from headend.errors import ConfigError
 
 CONFIG_OPTION = click.option(
@@ -78,20 +79,26 @@ def check_config(config_path: Path) -> None:
 @main.command()
 @click.argument("hex_parts", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per frame.")
-def decode(hex_parts: tuple[str, ...], as_json: bool) -> None:
+@click.option(
+    "--edition",
+    type=click.Choice(EDITION_CHOICES),
+    default="auto",
+    show_default=True,
+    help="Q/GDW 376.1 data-unit layouts: 2009, 2013, or auto (2009 unless the frame proves 2013).",
+)
+def decode(hex_parts: tuple[str, ...], as_json: bool, edition: str) -> None:
     """Decode Q/GDW 376.1 and DL/T 645 frames from hex (arguments, or stdin when none).
 
     Spaces, colons, dashes and 0x prefixes are ignored; several frames and garbage between them are fine.
     """
-    from headend.decode_cmd import parse_hex, render_text
-    from protocols.diagnose import decode_stream
+    from headend.decode_cmd import decode_reports, parse_hex, render_text
 
     text = " ".join(hex_parts) if hex_parts else sys.stdin.read()
     try:
         data = parse_hex(text)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
-    reports = decode_stream(data)
+    reports = decode_reports(data, edition)
     if as_json:
         click.echo(json.dumps(reports, ensure_ascii=False, indent=2))
     else:

@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any, Union, get_args, get_origin, get_type_hin
 
 import click
 
+from headend.decode_cmd import EDITION_CHOICES
+
 if TYPE_CHECKING:
     from protocols.gdw376.layout import Format, Layout, Repeat
     from protocols.gdw376.units import DataUnit
@@ -234,6 +236,22 @@ def build_units(afn: int, items: Sequence[tuple[int, int]], data: Any, options: 
     return units
 
 
+def resolve_edition(afn: int, fns: Sequence[int], edition: str) -> str:
+    """The edition whose layouts build the request: ``edition`` itself, or for ``auto`` 2013 when an Fn asked for
+    exists only in Q/GDW 1376.1-2013 (:func:`protocols.gdw376.describe.fn_evidence`), else 2009. An Fn that the
+    edition marks 备用 is refused (:class:`~protocols.gdw376.units.registry.ReservedFn` says where)."""
+    from protocols.gdw376.describe import fn_evidence
+    from protocols.gdw376.units.registry import ReservedFn, reservation
+
+    if edition == "auto":
+        edition = "2013" if any(fn_evidence(afn, fn) for fn in fns) else "2009"
+    for fn in dict.fromkeys(fns):
+        clauses = reservation(afn, fn, edition)
+        if clauses:
+            raise click.UsageError(str(ReservedFn(afn, fn, clauses)))
+    return edition
+
+
 def _tp(tp: int | None, pfc: int, at: datetime | None) -> Any:
     from protocols.gdw376.timelabel import make_tp
 
@@ -259,7 +277,13 @@ def _tp(tp: int | None, pfc: int, at: datetime | None) -> Any:
 @click.option("--pm", type=click.IntRange(0, 255), help="AFN0E 请求事件记录起始指针 Pm.")
 @click.option("--pn", type=click.IntRange(0, 255), help="AFN0E 请求事件记录结束指针 Pn.")
 @click.option("--pw", help="PW as 32 hex digits (default: all zero, or ask your security module).")
-@click.option("--edition", type=click.Choice(["2009", "2013"]), help="The terminal's edition (its Fn layouts).")
+@click.option(
+    "--edition",
+    type=click.Choice(EDITION_CHOICES),
+    default="auto",
+    show_default=True,
+    help="The terminal's edition (its Fn layouts): 2009, 2013, or auto (2013 only for an Fn only 2013 defines).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the decode --json description of the frame.")
 def encode(protocol: str, afn_text: str, items: tuple[str, ...], **options: Any) -> None:
     """Build a request frame, e.g. ``headend encode gdw376 --a1 4403 --a2 18 afn0c f129 p1-p8``."""
@@ -276,7 +300,10 @@ def encode(protocol: str, afn_text: str, items: tuple[str, ...], **options: Any)
     try:
         data = json.loads(options["data"]) if options["data"] else None
         address = Address(options["a1"], options["a2"], options["msa"])
-        units = build_units(afn, parse_items(items), data, options)
+        pairs = parse_items(items)
+        requested = options["edition"]
+        options = {**options, "edition": resolve_edition(afn, [fn for _, fn in pairs], requested)}
+        units = build_units(afn, pairs, data, options)
         tp = _tp(options["tp"], options["pseq"], options["at"])
         auth = FixedAuthenticator(bytes.fromhex(options["pw"])) if options["pw"] else None
         if all(u.value is None for u in units) and afn in _READS:
@@ -288,9 +315,10 @@ def encode(protocol: str, afn_text: str, items: tuple[str, ...], **options: Any)
     except (ProtocolError, ValueError, KeyError, TypeError) as exc:
         raise click.UsageError(f"{type(exc).__name__}: {exc}") from exc
     if options["as_json"]:
-        click.echo(json.dumps(describe_frame(parse_frame(raw)), ensure_ascii=False, indent=2))
+        described = describe_frame(parse_frame(raw), requested)
+        click.echo(json.dumps(described, ensure_ascii=False, indent=2))
     else:
         click.echo(raw.hex().upper())
 
 
-__all__ = ["build_units", "encode", "from_json", "layout_values", "parse_items"]
+__all__ = ["build_units", "encode", "from_json", "layout_values", "parse_items", "resolve_edition"]

@@ -1,9 +1,12 @@
-"""Input parsing and the human-readable rendering for ``headend decode``."""
+"""Input parsing, the edition choice and the human-readable rendering for ``headend decode``."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
+
+#: ``headend decode --edition``: Q/GDW 376.1 data-unit layouts (see :mod:`protocols.gdw376.describe`).
+EDITION_CHOICES = ("auto", "2009", "2013")
 
 _SEPARATORS = re.compile(r"0x|[\s:,\-]", re.IGNORECASE)
 
@@ -24,6 +27,18 @@ def parse_hex(text: str) -> bytes:
     except ValueError as exc:
         bad = re.search(r"[^0-9a-fA-F]", cleaned)
         raise ValueError(f"not hex: {bad.group(0)!r}" if bad else str(exc)) from exc
+
+
+def decode_reports(data: bytes, edition: str = "auto") -> list[dict[str, Any]]:
+    """Every frame in ``data`` described (:func:`protocols.diagnose.decode_stream`), Q/GDW 376.1 frames with the
+    data-unit layouts of ``edition`` (``auto``: 2009 unless a frame proves 2013; each report says which)."""
+    from protocols.diagnose import decode_stream
+    from protocols.gdw376.describe import PROTOCOL, describe_bytes
+
+    reports = decode_stream(data)
+    if edition == "auto":  # decode_stream describes with the auto choice already
+        return reports
+    return [describe_bytes(bytes.fromhex(r["raw"]), edition) if r.get("protocol") == PROTOCOL else r for r in reports]
 
 
 def _render_value(value: Any, indent: str) -> list[str]:

@@ -36,6 +36,7 @@ def test_describe_f129_with_no_value_tariff() -> None:
         ],
         "aux": {"pw": None, "ec": None, "tp": None},
         "warnings": [],
+        "edition": {"requested": "auto", "used": "2009", "evidence": None},
     }
 
 
