@@ -27,9 +27,15 @@ sMtAfn0cF03..F170_f), ``guyingzhi/learngit`` ``decode_AFN0C_FN1_8.c``, ``FN9_16.
   (2009 header) vs A.1 (2013 table and guyingzhi) → 2013 variant; F162 电能表日历时钟 (A.1 + A.1) is 2013 only.
   F165/F166: A.8 counts + A.15 times (2009) vs A.10 counts + A.1 times, F166 with the time before and after
   the clock change (2013) → 2013 variants.
-- F168 电能表结算信息: the 2013 table reads "费率数M 见附录A.8 BIN 2" and the 2009 header a 16-bit M, but both
-  implementations (guyingzhi, NUC97X storage 6 + 10 × (M+1)) read a 1-byte M followed by settled and unsettled
-  A.14 × (M+1) and no 故障电量: that is what is registered (unverified against a capture).
+- F168 电能表结算信息: the 2013 table reads "费率数M 见附录A.8 BIN 2" and the 2009 header a 16-bit M, and a third,
+  documentation-derived description agrees with them (``liangminhua/qgdw376.1.ksy`` ``afn12_f168``: M as A.8,
+  2 bytes); but both implementations that met terminals — a terminal firmware (NUC97X: storage 6 + 10 × (M+1), sent
+  as stored) and a master-side decoder (guyingzhi ``decode_afn0D_F216`` for the frozen twin: one M byte, then the
+  settled and unsettled A.14 × (M+1)) — use a 1-byte M. All sources agree on the rest: settled total and per
+  tariff, unsettled total and per tariff, no 故障电量 (that one ends the AFN0D F216 table only). Registered: the
+  1-byte M of the implementations, because that is what terminals are seen to send. A body with the 2-byte M is
+  one byte longer than its M announces, so the frame fails at the next identifier (one byte left over) instead of
+  passing silently. **Still uncertain**: no capture.
 - F162 is 2013 only: the 2009 list (``qgdw_3761_api.h``) has "F162～F164 备用". F163/F164 are 备用 there and no
   2013 source defines them (the 2013 field tables in ``NUC97X_JS`` ``AFN0C.h`` go F162 → F165): registered as
   reserved in both editions (the 2013 reservation is inferred from that absence, not read in the standard text).

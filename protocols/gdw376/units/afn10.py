@@ -15,7 +15,8 @@
   转发中继级数 n, n × 中继地址, 转发目标地址, 遥控跳闸/允许合闸标志 (F11: 遥控送电标志) BIN1, 遥控命令密码字节数
   BIN1 and the password bytes. Uplink: 终端通信端口号, 转发目标地址, 转发结果标识 BIN1, the flag echoed BIN1.
 
-What each layout was checked against (PROTOCOLS.md A.9 AFN10 is **[verify]**):
+What each layout was checked against (PROTOCOLS.md A.9 AFN10 is **[verify]**; every layout now has two
+independent sources):
 
 - F1 both directions: PROTOCOLS.md A.9 (``6B BC 0A`` = 2400 8E1, 60 s, 100 ms), ``baiej214/TmnlHUB``
   ``protocol/698.js`` (AFN16 Fn1: control word ``bits | parity<<2 | check<<3 | stop<<4 | baud<<5``, timeout
@@ -24,11 +25,17 @@ What each layout was checked against (PROTOCOLS.md A.9 AFN10 is **[verify]**):
   after target address and DI type) and a Clou concentrator (``SgMtrFwdDirIDCmd``: same order). F9 uplink: the
   Clou code and a comment in ``NUC97X_JS`` give ``k+4`` + a 4-byte DI; ``qgdw376.1.ksy`` ``afn16_f9`` has a 2-byte
   DI and ``k+2`` instead — we follow the two implementations (4 bytes; a 2007 DI needs 4).
-- F10/F11 uplink: ``qgdw376.1.ksy`` ``afn16_f10`` / ``afn16_f11`` (port, target, result, flag). F10/F11 downlink:
-  the field list of a terminal's ``ZF_F10``/``ZF_F11`` structures (port, relay count, relays, flag, target,
-  password length + password); the wire order (target before flag, password last) is **[verify]** — no public
-  capture found. 1376.1-2013-era firmware (``NUC97X_JS``) reuses F10 as 批量抄读 (several DIs); that variant is not
-  decoded here.
+- F10/F11 uplink: ``qgdw376.1.ksy`` ``afn16_f10`` / ``afn16_f11`` (port, target, result, flag), and a Java
+  master's F10 answer parser (found by code search: port, 6-byte meter address, 转发结果标志, relay status — same
+  order). F10/F11 downlink: the field list of a terminal's ``ZF_F10``/``ZF_F11`` structures (port, relay count,
+  relays, flag, target, password length + password) gave the fields; the wire order is confirmed by a second,
+  independent concentrator firmware's AFN10 handler (``process_readRelay_F10F11``, found by code search, read not
+  copied): port, relay depth n, n × 6-byte relay addresses, target address at ``1 + 6n``, the flag at ``7 + 6n``,
+  the password length at ``8 + 6n`` and the password after it — target before flag, password last, as registered.
+  That handler also answers with the flag echoed after the result. No public capture was found. 1376.1-2013-era
+  firmware (``NUC97X_JS``) reuses F10 as 批量抄读 (several DIs); that variant is not decoded here.
+- F9 uplink's 4-byte DI with ``k+4`` is also what a third implementation writes (a C++ concentrator proxy:
+  port, address, result, ``len + 4``, 4-byte DI, data).
 """
 
 from __future__ import annotations

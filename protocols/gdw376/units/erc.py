@@ -27,7 +27,19 @@ What each layout was checked against:
   then the 63 bytes of the meter's 开表盖/开端钮盒 count and record — DL/T 645-2007 03300D00/03300D01 shape: 3-byte
   count, start and end ``YYMMDDhhmmss``, 6 energies before and 6 after, 4 bytes each; ERC39 Le 21 like ERC31;
   ERC40 Le 15 = time, point, device type, device address A.12, anomaly type; ERC41 Le 14 = point, time before and
-  time after the clock set (A.1), no 发生时间). **[verify]** against the 2013 standard text: no public copy found.
+  time after the clock set (A.1), no 发生时间).
+- ERC35–ERC41 second source: the master-side decoders ``de_AFN0E_ERC35_str`` … ``de_AFN0E_ERC41_str`` of
+  ``guyingzhi/learngit`` ``decode_AFN0E_FN1_2.c`` (independent of the terminal firmware; read, not copied). They
+  agree on ERC35 (time, port D5..D0, n, n × {A.12, phase D7..D5 / signal D3..D0, protocol}), ERC37/38 (time,
+  point, A.10 count, A.1 start and end — the wire order of the 645 ``YYMMDDhhmmss`` —, then the six A.11 energies
+  before the opening and the six after), ERC39 (time, point, A.15, A.14, A.11 = Le 21) and ERC40 (time, point,
+  device type, 6-byte address, anomaly type = Le 15). Disagreements: ERC36 — same two bytes after the time, but
+  read as four 2-bit pairs (状态变位, 变位后状态 per circuit) where the firmware passes CD/ST bytes: we keep the bytes
+  as bit sets (BitSet, 1..8), which loses nothing. ERC41 — the decoder has a 发生时间 (A.15) before the point
+  (Le 19) where the firmware writes Le 14 and its display code says "ERC41对时事件记录无发生时间": both are
+  registered as variants told apart by Le, so either terminal decodes. ERC36–ERC41 names are also confirmed by a
+  Java master's ERC table and a terminal's ERC constants (code search). The 2013 standard text itself was not
+  seen.
 - ERC3 ends with as many DA DT (变更参数数据单元标识) as Le leaves room for.
 """
 
@@ -93,6 +105,7 @@ _LAST_READ = (
     Field("last_active", A14, "最近一次抄表成功正向有功总电能示值"),
     Field("last_reactive", A11, "最近一次抄表成功正向无功总电能示值"),
 )
+_CLOCK_SET = (Field("before", A1, "对时前时间"), Field("after", A1, "对时后时间"))
 _STATE_CHANGE = (
     TIME,
     Field("changed", BitSet(1), "状态变位 (1..8)"),
@@ -357,7 +370,13 @@ LAYOUTS: dict[int, Spec] = {
         Field("address", A12, "设备地址"),
         Field("kind", BIN1, "磁场异常类型"),
     ),
-    41: _one("对时事件记录", POINT_FIELD, Field("before", A1, "对时前时间"), Field("after", A1, "对时后时间")),
+    41: (
+        "对时事件记录",
+        (
+            (POINT_FIELD, *_CLOCK_SET),  # Le 14, NUC97X_JS (no 发生时间)
+            (TIME, POINT_FIELD, *_CLOCK_SET),  # Le 19, guyingzhi/learngit de_AFN0E_ERC41_str
+        ),
+    ),
 }
 
 #: ERC3 参数变更记录: 参数更新时间, 启动站地址, then DA DT × (Le − 6) / 4.
