@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from headend.cli_encode import encode
-from headend.decode_cmd import EDITION_CHOICES
+from headend.decode_cmd import edition_option
 from headend.errors import ConfigError
 
 CONFIG_OPTION = click.option(
@@ -79,13 +79,7 @@ def check_config(config_path: Path) -> None:
 @main.command()
 @click.argument("hex_parts", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per frame.")
-@click.option(
-    "--edition",
-    type=click.Choice(EDITION_CHOICES),
-    default="auto",
-    show_default=True,
-    help="Q/GDW 376.1 data-unit layouts: 2009, 2013, or auto (2009 unless the frame proves 2013).",
-)
+@edition_option("Q/GDW 376.1 data-unit layouts: 2009, 2013, or auto (2009 unless the frame proves 2013).")
 def decode(hex_parts: tuple[str, ...], as_json: bool, edition: str) -> None:
     """Decode Q/GDW 376.1 and DL/T 645 frames from hex (arguments, or stdin when none).
 

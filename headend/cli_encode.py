@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Union, get_args, get_origin, get_type_hin
 
 import click
 
-from headend.decode_cmd import EDITION_CHOICES
+from headend.decode_cmd import edition_option
 
 if TYPE_CHECKING:
     from protocols.gdw376.layout import Format, Layout, Repeat
@@ -277,13 +277,7 @@ def _tp(tp: int | None, pfc: int, at: datetime | None) -> Any:
 @click.option("--pm", type=click.IntRange(0, 255), help="AFN0E 请求事件记录起始指针 Pm.")
 @click.option("--pn", type=click.IntRange(0, 255), help="AFN0E 请求事件记录结束指针 Pn.")
 @click.option("--pw", help="PW as 32 hex digits (default: all zero, or ask your security module).")
-@click.option(
-    "--edition",
-    type=click.Choice(EDITION_CHOICES),
-    default="auto",
-    show_default=True,
-    help="The terminal's edition (its Fn layouts): 2009, 2013, or auto (2013 only for an Fn only 2013 defines).",
-)
+@edition_option("The terminal's edition (its Fn layouts): 2009, 2013, or auto (2013 only for an Fn only 2013 defines).")
 @click.option("--json", "as_json", is_flag=True, help="Print the decode --json description of the frame.")
 def encode(protocol: str, afn_text: str, items: tuple[str, ...], **options: Any) -> None:
     """Build a request frame, e.g. ``headend encode gdw376 --a1 4403 --a2 18 afn0c f129 p1-p8``."""

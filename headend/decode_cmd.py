@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
 
 #: ``headend decode --edition``: Q/GDW 376.1 data-unit layouts (see :mod:`protocols.gdw376.describe`).
 EDITION_CHOICES = ("auto", "2009", "2013")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def edition_option(help: str) -> Callable[[F], F]:
+    """The ``--edition {auto,2009,2013}`` option (default auto) of ``headend decode`` and ``headend encode``."""
+    return click.option("--edition", type=click.Choice(EDITION_CHOICES), default="auto", show_default=True, help=help)
+
 
 _SEPARATORS = re.compile(r"0x|[\s:,\-]", re.IGNORECASE)
 

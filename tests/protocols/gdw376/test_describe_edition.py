@@ -76,6 +76,16 @@ def test_auto_sees_units_that_decode_only_with_2013_layouts() -> None:
     assert fixed["edition"] == {"requested": "2009", "used": "2009", "evidence": None}
 
 
+def test_auto_sees_an_erc_only_2013_defines() -> None:
+    # AFN0E F1 answer: EC1 1, EC2 0, Pm 0, Pn 1, one record ERC41 (29H) Le 14 (0EH): p5, 08:00:00 → 08:00:30.
+    raw = framed("88 0344 0C00 04 0E 61 0000 0100 01 00 00 01 29 0E 0500 000008016524 300008016524")
+    assert edition_of(raw) == {
+        "requested": "auto",
+        "used": "2013",
+        "evidence": "event ERC41 exists only in Q/GDW 1376.1-2013",
+    }
+
+
 def test_a_fixed_edition_is_used_as_given() -> None:
     assert edition_of(HEARTBEAT_2013, "2009") == {"requested": "2009", "used": "2009", "evidence": None}
     assert edition_of(HEARTBEAT_2009, "2013") == {"requested": "2013", "used": "2013", "evidence": None}
