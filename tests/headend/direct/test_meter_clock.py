@@ -22,15 +22,24 @@ from concentrator_sim.meters.bus import BusMeter, MeterFault, Rs485Bus
 from concentrator_sim.meters.model import Dlt645Meter, MeterConfig, TimeSync
 from concentrator_sim.meters.profiles import GENERIC_1997
 from concentrator_sim.meters.tcp_server import SerialServer
+from headend.app import HeadendApp
 from headend.channels.direct import DirectMeters
 from headend.collection.meter_clock import Outcome, after_midnight_guard, near_midnight
 from headend.collection.timesync import NOT_SYNCHRONISED, HostClock
-from headend.config import DirectConfig, DirectMeterConfig, TcpChannelConfig
+from headend.config import (
+    Config,
+    DirectConfig,
+    DirectMeterConfig,
+    MetricsConfig,
+    ServerConfig,
+    StorageConfig,
+    TcpChannelConfig,
+)
 from headend.config_collection import TimeSyncConfig
 from headend.metrics import Metrics
 from headend.readings import Reading
 from headend.storage.sqlite_store import SqliteStore
-from tests.headend.direct.helpers import DEADLINE_S
+from tests.headend.direct.helpers import DEADLINE_S, eventually
 from tests.headend.storage.helpers import TZ
 
 BAUD: Literal[9600] = 9600
@@ -99,31 +108,41 @@ async def rig(
     tmp_path: Path, at: datetime, offsets: dict[str, float], *, synchronized: bool = True
 ) -> AsyncIterator[Rig]:
     clock = ShiftedClock(at)
-    meters = [sim_meter(a, o) for a, o in offsets.items()] + [sim_meter(SILENT, fault=MeterFault.SILENT)]
-    bus = Rs485Bus(meters, baud=BAUD, clock=clock)
-    server = await SerialServer(bus).start()
     store = SqliteStore(tmp_path / "store.sqlite3", tz=TZ)
     await store.open()
     await store.migrate()
     metrics = Metrics()
-    channel = TcpChannelConfig(
-        name="bus1", host="127.0.0.1", port=server.port, baud=BAUD, reply_delay_s=0.3, retries=1,
-        latency_s=0.05, meters=[DirectMeterConfig(address=a) for a in [*offsets, SILENT]],
-    )  # fmt: skip
-    direct = DirectMeters(DirectConfig(tcp=[channel]), metrics, _drop, now=clock)
-    host = HostClock(lambda: synchronized, metrics)
-    direct.start_clock_checks(TIMESYNC, zone=TZ, link_events=store.write_link_events, host=host)
-    (bus_channel,) = direct.channels
-    bus_channel.start()
+    async with sim_bus(clock, offsets) as (bus, channel):
+        direct = DirectMeters(DirectConfig(tcp=[channel]), metrics, _drop, now=clock)
+        host = HostClock(lambda: synchronized, metrics)
+        direct.start_clock_checks(TIMESYNC, zone=TZ, link_events=store.write_link_events, host=host)
+        (bus_channel,) = direct.channels
+        bus_channel.start()
+        try:
+            async with asyncio.timeout(DEADLINE_S):
+                await bus_channel.wait_up()
+            yield Rig(clock, bus, direct, metrics, store, host)
+        finally:
+            await direct.stop()
+            await store.close()
+
+
+@asynccontextmanager
+async def sim_bus(
+    clock: ShiftedClock, offsets: dict[str, float], **channel: Any
+) -> AsyncIterator[tuple[Rs485Bus, TcpChannelConfig]]:
+    """The simulated meters (and a silent one) behind a serial device server; the channel settings to reach it."""
+    meters = [sim_meter(a, o) for a, o in offsets.items()] + [sim_meter(SILENT, fault=MeterFault.SILENT)]
+    bus = Rs485Bus(meters, baud=BAUD, clock=clock)
+    server = await SerialServer(bus).start()
     try:
-        async with asyncio.timeout(DEADLINE_S):
-            await bus_channel.wait_up()
-        yield Rig(clock, bus, direct, metrics, store, host)
+        yield bus, TcpChannelConfig(
+            name="bus1", host="127.0.0.1", port=server.port, baud=BAUD, reply_delay_s=0.3, retries=1,
+            latency_s=0.05, meters=[DirectMeterConfig(address=a) for a in [*offsets, SILENT]], **channel,
+        )  # fmt: skip
     finally:
-        await direct.stop()
         await server.close()
         bus.close()
-        await store.close()
 
 
 async def _drop(readings: Any) -> None:
@@ -221,6 +240,34 @@ async def test_an_unsynchronised_host_sends_nothing_and_raises_the_alarm(tmp_pat
         assert r.sample("headend_clock_syncs_total", target="meter", result="refused") == 1
         assert r.log() == [] and r.meter("000000000001").last_timesync is None
         assert abs(r.error_s("000000000001") - 95) <= 1
+
+
+async def test_the_daemon_checks_direct_meter_clocks_in_its_poll_rounds(tmp_path: Path) -> None:
+    clock = ShiftedClock(NOON)
+    async with sim_bus(clock, {"000000000001": 95.0}, interval_s=0.2, jitter=0) as (bus, channel):
+        config = Config(
+            server=ServerConfig(host="127.0.0.1", port=0),
+            metrics=MetricsConfig(enabled=False),
+            storage=StorageConfig(sqlite_path=tmp_path / "h.sqlite3", spool_path=tmp_path / "spool.sqlite3"),
+            direct=DirectConfig(tcp=[channel]),
+            timesync=TIMESYNC,
+        )
+        app = HeadendApp(config, now=clock)
+        await app.start()
+        try:
+            assert app.direct is not None
+            (plan,) = app.direct.clock_plans
+            await eventually(lambda: plan.last is not None and plan.last.synced, "a broadcast time in a poll round")
+        finally:
+            await app.stop()
+        assert abs(bus.meter("000000000001").meter.clock.error(clock()).total_seconds()) <= 2
+    with sqlite3.connect(config.storage.sqlite_path) as db:
+        rows = db.execute("SELECT terminal, event FROM terminal_link_log ORDER BY id").fetchall()
+    assert sorted(rows) == [
+        ("000000000001", "clock_read"),
+        ("000000000001", "clock_set"),
+        (SILENT, "clock_read"),
+    ]
 
 
 @pytest.mark.parametrize(
