@@ -292,14 +292,15 @@ class MeterClockSync:
         sent = self.local_now()
         if near_midnight(sent, self.guard):
             return self._refuse(result, Outcome.NEAR_MIDNIGHT, "postponed", "midnight came close while checking")
-        # the frame is built for the second it finishes on the wire
-        when = sent + timedelta(seconds=master.timing.tx_time(_BROADCAST_SIZE + master.config.preamble))
+        # the frame carries the time at which it finishes on the wire, to the nearest second (whole seconds only)
+        on_air = timedelta(seconds=master.timing.tx_time(_BROADCAST_SIZE + master.config.preamble))
+        when = (sent + on_air + timedelta(milliseconds=500)).replace(microsecond=0)
         request = build_broadcast_time(when.replace(tzinfo=None), preamble=master.config.preamble)
         await master.broadcast(request, priority=Priority.CONTROL)
         self._synced_on[bus] = today
         self._count("sync", "ok")
         result.outcome = Outcome.SYNCED
-        result.sent = when.replace(microsecond=0)
+        result.sent = when
         _LOGGER.info("bus %s: time broadcast %s (largest drift %.0f s)", bus, result.sent, result.worst.total_seconds())
         await self.read_drifts(master, [c for c in result.meters if c.drift_before is not None], "after", on_read)
         await self._record_sets(master, result)
