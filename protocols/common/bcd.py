@@ -14,6 +14,12 @@ from protocols.errors import DecodeError, LocalProtocolError
 NO_VALUE_FILLERS = frozenset((0xEE, 0xEF, 0xFF))
 
 
+#: A ``bytes.translate`` table: each packed BCD byte → its value 0..99, and :data:`NOT_BCD` for a byte with a
+#: nibble above 9 — one C-level pass over a field of BCD bytes (dates and times of 附录A).
+NOT_BCD = 0xFF
+BCD_VALUES = bytes((b >> 4) * 10 + (b & 0x0F) if b >> 4 < 10 and b & 0x0F < 10 else NOT_BCD for b in range(256))
+
+
 def is_no_value(raw: bytes | bytearray | memoryview) -> bool:
     """True when every byte of ``raw`` is the same "no value" filler (EE, or vendor EF/FF).
 
@@ -85,22 +91,34 @@ def decode_decimal(raw: bytes | bytearray | memoryview, decimals: int, *, signed
     >>> decode_decimal(bytes.fromhex("128092"), 4, signed=True)
     Decimal('-12.8012')
     """
-    data = bytes(raw)
+    data = raw if type(raw) is bytes else bytes(raw)
     if not data:
         raise DecodeError("an empty field holds no number")
-    if is_no_value(data):
+    first = data[0]
+    if first in NO_VALUE_FILLERS and data.count(first) == len(data):
         return None
-    negative = False
-    if signed:
-        negative = bool(data[-1] & 0x80)
-        data = data[:-1] + bytes((data[-1] & 0x7F,))
     # Hex of the reversed bytes is the digit string, most significant first; a nibble above 9 shows as a
     # letter. This is ~2x faster than a per-byte loop (benchmarks/README.md) and gives identical Decimals.
     digits = data[::-1].hex()
+    negative = False
+    if signed and digits[0] in _SIGNED_TOP:
+        # D7 of the top byte is the sign: its hex digit 8..f is the magnitude's 0..7 with the sign bit set.
+        negative = True
+        digits = _SIGNED_TOP[digits[0]] + digits[1:]
     if not digits.isdigit():
-        bcd_to_int(data)  # raises DecodeError naming the first byte that is not BCD
+        magnitude = data[:-1] + bytes((data[-1] & 0x7F,)) if signed else data
+        bcd_to_int(magnitude)  # raises DecodeError naming the first byte that is not BCD
     value = Decimal(int(digits)).scaleb(-decimals)
     return -value if negative else value
+
+
+#: The top hex digit of a signed field with D7 (the sign) set → that digit without it.
+_SIGNED_TOP = dict(zip("89abcdef", "01234567", strict=True))
+#: The inverse: the top digit of a magnitude → with the sign bit set (a signed field's top digit is 0..7).
+_SIGN_TOP = dict(zip("01234567", "89abcdef", strict=True))
+#: 100**size and 8 × 10**(2 size − 1): the bounds of an unsigned / signed field of ``size`` bytes (1..16).
+_UNSIGNED_LIMIT = tuple(100**size for size in range(17))
+_SIGNED_LIMIT = (1, *(8 * 10 ** (2 * size - 1) for size in range(1, 17)))
 
 
 def encode_decimal(value: Decimal | None, size: int, decimals: int, *, signed: bool = False) -> bytes:
@@ -114,13 +132,24 @@ def encode_decimal(value: Decimal | None, size: int, decimals: int, *, signed: b
     if not value.is_finite():
         raise LocalProtocolError(f"{value} is not a number a BCD field can hold")
     scaled = value.scaleb(decimals)
-    if scaled != scaled.to_integral_value():
+    magnitude = int(scaled)
+    if magnitude != scaled:
         raise LocalProtocolError(f"{value} has more than {decimals} decimals")
-    magnitude = abs(int(scaled))
     negative = value < 0
-    if negative and not signed:
-        raise LocalProtocolError(f"{value} is negative but the field is unsigned")
+    if negative:
+        if not signed:
+            raise LocalProtocolError(f"{value} is negative but the field is unsigned")
+        magnitude = -magnitude
     # A signed field gives up bit D7 of its top byte to the sign, so its top digit is 0..7.
+    if 0 < size <= 16:
+        if magnitude >= (_SIGNED_LIMIT[size] if signed else _UNSIGNED_LIMIT[size]):
+            raise LocalProtocolError(f"{value} does not fit {size} BCD bytes with {decimals} decimals")
+        # The digits read as hex are the packed bytes, most significant first (as int_to_bcd); the sign is set
+        # in the top digit (D7 of the top byte) before the bytes are reversed to low byte first.
+        digits = f"{magnitude:0{2 * size}d}"
+        if negative:
+            digits = _SIGN_TOP[digits[0]] + digits[1:]
+        return bytes.fromhex(digits)[::-1]
     limit = 8 * 10 ** (2 * size - 1) if signed else 100**size
     if magnitude >= limit:
         raise LocalProtocolError(f"{value} does not fit {size} BCD bytes with {decimals} decimals")

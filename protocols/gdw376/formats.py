@@ -30,7 +30,16 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from protocols.common.bcd import bcd_byte, decode_decimal, encode_decimal, is_no_value, to_bcd_byte
+from protocols.common.bcd import (
+    BCD_VALUES,
+    NO_VALUE_FILLERS,
+    NOT_BCD,
+    bcd_byte,
+    decode_decimal,
+    encode_decimal,
+    is_no_value,
+    to_bcd_byte,
+)
 from protocols.errors import DecodeError, LocalProtocolError
 from protocols.gdw376.da_dt import decode_da, decode_dt, encode_da, encode_dt
 from protocols.gdw376.layout import Record
@@ -56,7 +65,7 @@ class DecimalFormat:
     unit: str = ""
 
     def decode(self, raw: Raw) -> Decimal | None:
-        data = _check_size(raw, self.size, self.name)
+        data = raw if type(raw) is bytes and len(raw) == self.size else _check_size(raw, self.size, self.name)
         try:
             return decode_decimal(data, self.decimals, signed=self.signed)
         except DecodeError as exc:
@@ -150,13 +159,29 @@ def encode_a1(value: datetime | None, *, week: bool = True) -> bytes:
     return bytes(out)
 
 
+def _bcd_values(raw: Raw, size: int, name: str) -> bytes | None:
+    """The BCD values of a date/time field of ``size`` bytes (one ``translate``), or None for a "no value"
+    filler. Raises :class:`DecodeError` for a wrong size or a byte that is not BCD (path ``name``)."""
+    data = raw if type(raw) is bytes and len(raw) == size else _check_size(raw, size, name)
+    first = data[0]
+    if first in NO_VALUE_FILLERS and data.count(first) == size:
+        return None
+    values = data.translate(BCD_VALUES)
+    if NOT_BCD in values:
+        _bcd_fields(data, name)  # raises naming the byte that is not BCD
+    return values
+
+
 def decode_a15(raw: Raw) -> datetime | None:
     """附录A.15 年月日时分: mm hh DD MM YY."""
-    data = _check_size(raw, 5, "A.15")
-    if is_no_value(data):
+    values = _bcd_values(raw, 5, "A.15")
+    if values is None:
         return None
-    minute, hour, day, month, year = _bcd_fields(data, "A.15")
-    return _datetime("A.15", data, year, month, day, hour, minute, 0)
+    minute, hour, day, month, year = values
+    try:
+        return datetime(2000 + year, month, day, hour, minute)
+    except ValueError:
+        return _datetime("A.15", bytes(raw), year, month, day, hour, minute, 0)  # raises the DecodeError
 
 
 def encode_a15(value: datetime | None) -> bytes:
@@ -165,23 +190,27 @@ def encode_a15(value: datetime | None) -> bytes:
         return b"\xee" * 5
     if value.second or value.microsecond:
         raise LocalProtocolError(f"A.15 has no seconds: {value.isoformat()}")
-    return _encode_bcd((value.minute, value.hour, value.day, value.month, _year(value)))
+    # a datetime's minute, hour, day and month are 0..59, 0..23, 1..31, 1..12: two digits each, as BCD bytes
+    return bytes.fromhex(f"{value.minute:02d}{value.hour:02d}{value.day:02d}{value.month:02d}{_year(value):02d}")
 
 
 def decode_a20(raw: Raw) -> date | None:
     """附录A.20 年月日: DD MM YY (日冻结类数据时标 Td_d, version dates)."""
-    data = _check_size(raw, 3, "A.20")
-    if is_no_value(data):
+    values = _bcd_values(raw, 3, "A.20")
+    if values is None:
         return None
-    day, month, year = _bcd_fields(data, "A.20")
-    return _datetime("A.20", data, year, month, day, 0, 0, 0).date()
+    day, month, year = values
+    try:
+        return date(2000 + year, month, day)
+    except ValueError:
+        return _datetime("A.20", bytes(raw), year, month, day, 0, 0, 0).date()  # raises the DecodeError
 
 
 def encode_a20(value: date | None) -> bytes:
     """Inverse of :func:`decode_a20`."""
     if value is None:
         return b"\xee" * 3
-    return _encode_bcd((value.day, value.month, _year(value)))
+    return bytes.fromhex(f"{value.day:02d}{value.month:02d}{_year(value):02d}")
 
 
 # --- format objects for declarative layouts (protocols.gdw376.layout.Format) -------------------------------------

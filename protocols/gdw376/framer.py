@@ -32,6 +32,7 @@ from protocols.gdw376.link import (
     HEADER_LEN,
     MAX_USER_LEN,
     OVERHEAD,
+    PID_376_1,
     START,
     LinkFrame,
     decode_verified,
@@ -58,6 +59,25 @@ class Gdw376Framer:
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[LinkFrame | Discarded]:
         """Take newly received bytes; return every event they complete, in stream order."""
+        if not self._buf and type(data) is bytes and not self._recovered:
+            # The usual read: exactly one whole frame and nothing buffered. The checks of _check, in one
+            # expression; whatever fails them (and every other case) takes the general path, which then says why.
+            size = len(data)
+            l1 = data[1] | data[2] << 8 if size > 2 else 0
+            if (
+                l1 & 0b11 == PID_376_1
+                and size == (l1 >> 2) + OVERHEAD
+                and data[0] == START
+                and data[5] == START
+                and data[3] | data[4] << 8 == l1
+                and FIXED_USER_LEN <= l1 >> 2 <= self.max_length
+                and data[-1] == END
+                and sum(data[HEADER_LEN:-2]) & 0xFF == data[-2]
+            ):
+                try:
+                    return [decode_verified(data, strict=self.strict)]
+                except ProtocolError as exc:
+                    return [Discarded(data, "decode", str(exc))]
         self._buf += data
         events: list[LinkFrame | Discarded] = [*self._recovered]
         self._recovered.clear()

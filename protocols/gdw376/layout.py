@@ -111,8 +111,21 @@ class Record(Mapping[str, Any]):
         pairs = tuple(items.items()) if isinstance(items, Mapping) else tuple(items)
         self._items: dict[str, Any] = dict(pairs)
 
+    @classmethod
+    def _of(cls, items: dict[str, Any]) -> Record:
+        """A Record owning ``items`` (a fresh dict nobody else holds): the decoders' way, without copying."""
+        record = _new(cls)
+        _SET_ITEMS(record, items)
+        return record
+
     def __getitem__(self, key: str) -> Any:
         return self._items[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._items.get(key, default)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._items)
@@ -131,6 +144,9 @@ class Record(Mapping[str, Any]):
     def __repr__(self) -> str:
         return f"Record({self._items!r})"
 
+
+_new = object.__new__
+_SET_ITEMS = Record.__dict__["_items"].__set__
 
 _COUNT_TYPES = {1: cs.Int8ul, 2: cs.Int16ul}
 
@@ -233,14 +249,6 @@ def _only(rep: Repeat) -> Field:
     return field
 
 
-def _decode_field(data: bytes, start: int, field: Field, where: str) -> Any:
-    raw = data[start : start + field.fmt.size]
-    try:
-        return field.fmt.decode(raw)
-    except DecodeError as exc:
-        raise DecodeError(str(exc), raw=raw, path=where) from exc
-
-
 class LayoutCodec:
     """Decode/encode one Fn body described by ``layout``; compiles its schema once, at import (rule 5)."""
 
@@ -267,6 +275,13 @@ class LayoutCodec:
             isinstance(e, Field | Count) or (isinstance(e, Repeat) and isinstance(e.count, str) and _is_scalar(e))
             for e in layout
         )
+        #: The decode plan of a fixed layout: (name, bound decode, start, end) per field.
+        self._fixed_plan = tuple((name, fmt.decode, start, end) for name, fmt, start, end in self.slices or ())
+        #: The plan of a flat layout (and of the encoder, for flat and fixed layouts), one step per element:
+        #: (kind, name, size, format or Count, count name, offset, field name); kind _FIELD, _COUNT or _REPEAT.
+        self._plan: tuple[_Step, ...] | None = None
+        if self.slices is not None or self.flat:
+            self._plan = tuple(_step(element) for element in layout)
 
     def decode(self, data: bytes, path: str = "") -> tuple[Record, int]:
         """Decode a body at the start of ``data``; return the Record and the bytes consumed."""
@@ -292,56 +307,59 @@ class LayoutCodec:
     ) -> tuple[Record, int]:
         if len(data) < self.fixed_size:
             raise self._precise_error(data, path)
-        out: list[tuple[str, Any]] = []
-        for name, fmt, start, end in slices:
+        out: dict[str, Any] = {}
+        for name, decode, start, end in self._fixed_plan:
             raw = data[start:end]
             try:
-                out.append((name, fmt.decode(raw)))
+                out[name] = decode(raw)
             except DecodeError as exc:
                 raise DecodeError(str(exc), raw=raw, path=f"{path}/{name}") from exc
-        return Record(out), self.fixed_size
+        return Record._of(out), self.fixed_size
 
     def _decode_flat(self, data: bytes, path: str) -> tuple[Record, int]:
         """Fields, counts and scalar repeats in order: the values :func:`_convert` gives for the compiled parse.
         Sizes are walked first, so that truncation is reported before a field's content (as the compiled path does)."""
+        assert self._plan is not None
         counts: dict[str, int] = {}
         items: dict[str, int] = {}
-        pos = 0
-        for element in self.layout:
-            if isinstance(element, Count):
-                value = int.from_bytes(data[pos : pos + element.size], "little")
-                counts[element.name] = value
-                items[element.name] = self._counts[element.name].items(value)
-                pos += element.size
-            elif isinstance(element, Field):
-                pos += element.fmt.size
+        pos, available = 0, len(data)
+        for kind, name, size, what, count, offset, _ in self._plan:
+            if kind is _FIELD:
+                pos += size
+            elif kind is _COUNT:
+                value = int.from_bytes(data[pos : pos + size], "little")
+                counts[name] = value
+                items[name] = what.items(value)
+                pos += size
             else:
-                assert isinstance(element, Repeat) and isinstance(element.count, str)
-                number = items[element.count] + element.offset
+                number = items[count] + offset
                 if number < 0:
                     raise self._precise_error(data, path)
-                pos += number * _only(element).fmt.size
-            if pos > len(data):
-                raise self._precise_error(data, path)
-        out: list[tuple[str, Any]] = []
-        pos = 0
-        for element in self.layout:
-            if isinstance(element, Count):
-                out.append((element.name, counts[element.name]))
-                pos += element.size
-            elif isinstance(element, Field):
-                out.append((element.name, _decode_field(data, pos, element, f"{path}/{element.name}")))
-                pos += element.fmt.size
-            else:
-                assert isinstance(element, Repeat) and isinstance(element.count, str)
-                field, where = _only(element), f"{path}/{element.name}"
-                number, size = items[element.count] + element.offset, field.fmt.size
-                values = tuple(
-                    _decode_field(data, pos + i * size, field, f"{where}[{i}]/{field.name}") for i in range(number)
-                )
-                out.append((element.name, values))
                 pos += number * size
-        return Record(out), pos
+            if pos > available:
+                raise self._precise_error(data, path)
+        out: dict[str, Any] = {}
+        pos = 0
+        for kind, name, size, what, count, offset, only in self._plan:
+            if kind is _FIELD:
+                raw = data[pos : pos + size]
+                try:
+                    out[name] = what.decode(raw)
+                except DecodeError as exc:
+                    raise DecodeError(str(exc), raw=raw, path=f"{path}/{name}") from exc
+                pos += size
+            elif kind is _COUNT:
+                out[name] = counts[name]
+                pos += size
+            else:
+                end = pos + (items[count] + offset) * size
+                try:
+                    out[name] = tuple([what.decode(data[at : at + size]) for at in range(pos, end, size)])
+                except DecodeError:
+                    _repeat_error(data, pos, end, size, what, f"{path}/{name}", only)
+                    raise
+                pos = end
+        return Record._of(out), pos
 
     def _precise_error(self, data: bytes, path: str) -> DecodeError:
         try:
@@ -352,7 +370,73 @@ class LayoutCodec:
         return DecodeError(f"{self.name}: truncated", raw=data, path=path)
 
     def encode(self, value: Mapping[str, Any]) -> bytes:
-        return _encode(self.layout, value, self.name)
+        if self._plan is None:
+            return _encode(self.layout, value, self.name)
+        return _encode_plan(self._plan, value, self.name)
+
+
+#: Kinds of plan steps (compared by identity).
+_FIELD, _COUNT, _REPEAT = "field", "count", "repeat"
+#: (kind, name, size, format or Count, count name, offset, field name of a repeat).
+_Step = tuple[str, str, int, Any, str, int, str]
+
+
+def _step(element: Element) -> _Step:
+    if isinstance(element, Field):
+        return (_FIELD, element.name, element.fmt.size, element.fmt, "", 0, "")
+    if isinstance(element, Count):
+        return (_COUNT, element.name, element.size, element, "", 0, "")
+    assert isinstance(element, Repeat) and isinstance(element.count, str) and _is_scalar(element)
+    only = _only(element)
+    return (_REPEAT, element.name, only.fmt.size, only.fmt, element.count, element.offset, only.name)
+
+
+def _repeat_error(data: bytes, start: int, end: int, size: int, fmt: Format, where: str, field: str) -> None:
+    """Raise the error of the first item of a scalar repeat that does not decode, with its path
+    (``…/values[2]/value``); returns if every item decodes."""
+    for i, at in enumerate(range(start, end, size)):
+        raw = data[at : at + size]
+        try:
+            fmt.decode(raw)
+        except DecodeError as exc:
+            raise DecodeError(str(exc), raw=raw, path=f"{where}[{i}]/{field}") from exc
+
+
+def _encode_plan(plan: tuple[_Step, ...], value: Mapping[str, Any], name: str) -> bytes:
+    """:func:`_encode` for a flat or fixed layout, from its plan: the same bytes and the same errors."""
+    parts: list[bytes] = []
+    counts: dict[str, int] = {}
+    for kind, element, size, what, count, offset, _ in plan:
+        if kind is _FIELD:
+            if element not in value:
+                raise LocalProtocolError(f"{name}: missing field {element!r}")
+            parts.append(what.encode(value[element]))
+        elif kind is _COUNT:
+            number = _count_value(plan, what, value, name)
+            counts[element] = what.items(number)
+            parts.append(number.to_bytes(size, "little"))
+        else:
+            values = value[element]
+            expected = counts[count] + offset
+            if len(values) != expected:
+                raise LocalProtocolError(f"{name}: {element} has {len(values)} items, the count says {expected}")
+            parts.append(b"".join([what.encode(v) for v in values]))
+    return b"".join(parts)
+
+
+def _count_value(plan: tuple[_Step, ...], count: Count, value: Mapping[str, Any], name: str) -> int:
+    """The value of ``count`` in an encoded body: given, or the length of the repeat that uses it."""
+    if count.name in value:
+        number = int(value[count.name])
+    else:
+        # the last repeat that uses this count, as _encode's mapping of counts to repeats has it
+        rep = next((step for step in reversed(plan) if step[0] is _REPEAT and step[4] == count.name), None)
+        if rep is None or count.bitmap:
+            raise LocalProtocolError(f"{name}: missing count {count.name!r}")
+        number = len(value[rep[1]]) - rep[5]
+    if not 0 <= number < 1 << (8 * count.size):
+        raise LocalProtocolError(f"{name}: count {count.name}={number} does not fit {count.size} byte(s)")
+    return number
 
 
 def _encode(layout: Layout, value: Mapping[str, Any], name: str) -> bytes:
