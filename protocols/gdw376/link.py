@@ -15,6 +15,7 @@ PW/EC before Tp). One deliberate difference: that description derives PW from AF
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -193,7 +194,19 @@ class Address:
         return self.a1.isdecimal()
 
     def with_msa(self, msa: int) -> Address:
-        return self if msa == self.msa else Address(self.a1, self.a2, msa, self.group)
+        if msa == self.msa:
+            return self
+        _check_range("MSA", msa, 0, 127)  # the other fields are this (valid) address's
+        address: Address = object.__new__(Address)
+        set_a1, set_a2, set_msa, set_group = _ADDRESS_SLOTS
+        set_a1(address, self.a1)
+        set_a2(address, self.a2)
+        set_msa(address, msa)
+        set_group(address, self.group)
+        return address
+
+
+_ADDRESS_SLOTS = tuple(getattr(Address, name).__set__ for name in ("a1", "a2", "msa", "group"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -497,13 +510,31 @@ def _new_frame(
     return frame
 
 
+#: 68 L L 68 (帧头).
+_HEAD = struct.Struct("<BHHB")
+#: The C / SEQ byte of each shared table instance, by ``id`` (the table lives as long as the module, so an id
+#: found here is that instance's): builders pass these instances, and a lookup beats recomputing the bits.
+_CONTROL_BYTES = {id(control): b for b, control in enumerate(_CONTROLS)}
+_SEQ_BYTES = {id(seq): b for b, seq in enumerate(_SEQS)}
+
+
+def _control_byte(control: Control) -> int:
+    b = _CONTROL_BYTES.get(id(control))
+    return b if b is not None and _CONTROLS[b] is control else control.to_byte()
+
+
+def _seq_byte(seq: Seq) -> int:
+    b = _SEQ_BYTES.get(id(seq))
+    return b if b is not None and _SEQS[b] is seq else seq.to_byte()
+
+
 def build_frame(
     control: Control,
     address: Address,
     afn: int,
     seq: Seq,
     data: bytes = b"",
-    aux: Aux = Aux(),
+    aux: Aux = _NO_AUX,
     *,
     authenticator: Authenticator | None = None,
 ) -> bytes:
@@ -511,7 +542,20 @@ def build_frame(
     then means the PW ``authenticator`` produces (:mod:`protocols.gdw376.auth`; none given: 16 zero bytes,
     security off); EC iff uplink with ACD=1; Tp iff SEQ.TpV.
     Raises :class:`LocalProtocolError` for anything the standard does not allow."""
-    _check_range("AFN", afn, 0, 255)
+    if not 0 <= afn <= 255:
+        _check_range("AFN", afn, 0, 255)
+    c, s = _control_byte(control), _seq_byte(seq)
+    if (
+        (aux is _NO_AUX or (aux.pw is None and aux.ec is None and aux.tp is None))
+        and not s & _TPV
+        and c & _ACD_UP != _ACD_UP
+        and (c & _DIR_UP or afn not in PW_AFNS)
+        and len(data) <= MAX_USER_LEN - FIXED_USER_LEN
+    ):
+        # The common frame: no AUX given and none required (no PW, EC or Tp), so nothing to check or produce.
+        user = b"".join((bytes((c,)), address.to_bytes(), bytes((afn, s)), data))
+        l_field = len(user) << 2 | PID_376_1
+        return b"".join((_HEAD.pack(START, l_field, l_field, START), user, bytes((sum(user) & 0xFF, END))))
     pw_len, ec_len, tp_len = _aux_lengths(control, afn, seq)
     if pw_len:
         if aux.pw is not None:
@@ -538,7 +582,7 @@ def build_frame(
     if (aux.tp is not None) != bool(tp_len):
         raise LocalProtocolError("Tp is required exactly when SEQ.TpV=1")
     tp = aux.tp.to_bytes() if aux.tp is not None else b""
-    user = b"".join((bytes((control.to_byte(),)), address.to_bytes(), bytes((afn, seq.to_byte())), data, pw, ec, tp))
+    user = b"".join((bytes((c,)), address.to_bytes(), bytes((afn, s)), data, pw, ec, tp))
     if len(user) > MAX_USER_LEN:
         raise LocalProtocolError(f"user data of {len(user)} bytes exceeds {MAX_USER_LEN}")
     length = (len(user) << 2 | PID_376_1).to_bytes(2, "little")

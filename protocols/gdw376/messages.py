@@ -30,7 +30,7 @@ from protocols.gdw376.link import Address, Afn, Aux, Control, Dir, LinkFrame, Se
 from protocols.gdw376.units import DataUnit, Heartbeat, encode_units
 from protocols.gdw376.units.afn0d import TimeTag, tag_record
 from protocols.gdw376.units.afn00 import F1_ALL_CONFIRMED, F2_ALL_DENIED
-from protocols.gdw376.units.afn02 import F3_HEARTBEAT
+from protocols.gdw376.units.afn02 import F1_LOGIN, F2_LOGOUT, F3_HEARTBEAT
 from protocols.gdw376.units.afn05 import F31_TIME_SYNC
 from protocols.gdw376.units.afn10 import F1_TRANSPARENT, FrameTimeout, SerialSettings
 from protocols.gdw376.units.registry import encode_identifiers
@@ -71,15 +71,22 @@ def link_check(address: Address, fn: int, pseq: int, *, clock: datetime | None =
     ``clock`` (2013-era heartbeat, A.1) only with F3."""
     if fn != F3_HEARTBEAT and clock is not None:
         raise LocalProtocolError(f"AFN02 F{fn} carries no clock")
-    value = Heartbeat(clock) if fn == F3_HEARTBEAT else None
-    data = encode_units(Afn.LINK_CHECK, [DataUnit(0, fn, value)], Dir.UP)
+    unit = DataUnit(0, fn, Heartbeat(clock)) if fn == F3_HEARTBEAT else _LINK_CHECK_UNITS.get(fn)
+    data = encode_units(Afn.LINK_CHECK, [unit or DataUnit(0, fn)], Dir.UP)
     return build_frame(
-        _control(Dir.UP, True, False, False, FC_LINK_TEST),
+        _LINK_CHECK_CONTROL,
         address.with_msa(0),
         Afn.LINK_CHECK,
         _seq(False, True, True, True, _pseq(pseq)),
         data,
     )
+
+
+#: What :func:`link_check` sends for login and logout (immutable, so shared): C = C9H and the units.
+_LINK_CHECK_CONTROL = _control(Dir.UP, True, False, False, FC_LINK_TEST)
+_LINK_CHECK_UNITS = {fn: DataUnit(0, fn) for fn in (F1_LOGIN, F2_LOGOUT)}
+#: No AUX (no EC, no Tp): shared.
+_NO_AUX = Aux()
 
 
 def _answer(request: LinkFrame, fn: int, code: int) -> bytes:
@@ -150,7 +157,7 @@ def response(
         request.afn,
         _seq(tp is not None, fir, fin, False, request.seq.seq if seq is None else _pseq(seq)),
         encode_units(request.afn, units, Dir.UP),
-        Aux(ec=acd_ec, tp=tp),
+        _NO_AUX if acd_ec is None and tp is None else Aux(ec=acd_ec, tp=tp),
     )
 
 

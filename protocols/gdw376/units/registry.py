@@ -287,8 +287,24 @@ def encode_identifiers(items: Iterable[tuple[int, int]]) -> bytes:
     pairs = list(items)
     if len(pairs) == 1:  # the common case (login, heartbeat, confirmations): nothing to merge
         ((pn, fn),) = pairs
-        return encode_da([pn]) + encode_dt([fn])
+        return _identifier(pn, fn)
     return b"".join(encode_da(pns) + encode_dt(fns) for pns, fns in merge_identifiers(pairs))
+
+
+def _identifier(pn: int, fn: int) -> bytes:
+    """``encode_da([pn]) + encode_dt([fn])``, memoised for int pairs (a pure function of them; bounded)."""
+    if type(pn) is not int or type(fn) is not int:
+        return encode_da([pn]) + encode_dt([fn])
+    raw = _IDENTIFIER_BYTES.get((pn, fn))
+    if raw is None:
+        raw = encode_da([pn]) + encode_dt([fn])
+        if len(_IDENTIFIER_BYTES) < _IDENTIFIERS_MAX:
+            _IDENTIFIER_BYTES[(pn, fn)] = raw
+    return raw
+
+
+#: (pn, Fn) → its DA DT bytes, the inverse of :data:`_IDENTIFIERS` for single identifiers.
+_IDENTIFIER_BYTES: dict[tuple[int, int], bytes] = {}
 
 
 def encode_units(afn: int, units: Sequence[DataUnit], dir: Dir, *, edition: str | None = None) -> bytes:
@@ -296,20 +312,29 @@ def encode_units(afn: int, units: Sequence[DataUnit], dir: Dir, *, edition: str 
     are merged (:func:`~protocols.gdw376.da_dt.merge_identifiers`); otherwise each unit gets its own DA DT (AFN0D
     requests: one time tag per unit)."""
     codecs = []
+    has_body = False
     for unit in units:
-        codec = lookup(afn, unit.fn, dir, edition)
+        # lookup(), inlined: this runs per data unit
+        codec = VARIANTS.get((afn, unit.fn, dir, edition)) if edition is not None else None
+        if codec is None:
+            codec = REGISTRY.get((afn, unit.fn, dir))
         if codec is None:
             reserved = reservation(afn, unit.fn, edition)
             why = f": {ReservedFn(afn, unit.fn, reserved)}" if reserved else ""
             raise LocalProtocolError(f"no codec for AFN{afn:02X} F{unit.fn} {dir.name}{why}")
         if codec.encode is None and unit.value is not None:
             raise LocalProtocolError(f"AFN{afn:02X} F{unit.fn} {dir.name} has no data body, got {unit.value!r}")
+        has_body = has_body or codec.decode is not None  # UnitCodec.has_body
         codecs.append(codec)
-    if not any(c.has_body for c in codecs):
+    if not has_body:
+        if len(codecs) == 1:  # encode_identifiers of one pair
+            return _identifier(units[0].pn, units[0].fn)
         return encode_identifiers((u.pn, u.fn) for u in units)
     return b"".join(
-        encode_da([u.pn]) + encode_dt([u.fn]) + (c.encode(u.value) if c.encode is not None else b"")
-        for u, c in zip(units, codecs, strict=True)
+        [
+            _identifier(u.pn, u.fn) + (c.encode(u.value) if c.encode is not None else b"")
+            for u, c in zip(units, codecs, strict=True)
+        ]
     )
 
 
