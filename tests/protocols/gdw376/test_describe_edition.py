@@ -98,6 +98,16 @@ def test_describe_bytes_covers_frames_that_do_not_parse() -> None:
     assert broken["edition"]["requested"] == "auto"
 
 
+def test_a_reserved_fn_is_reported_as_reserved() -> None:
+    # AFN0D request p1 F55 (DT 40 06): 备用 in both editions' lists; the message names the edition decoded with.
+    raw = framed("4B 0344 0C00 04 0D 61 0101 4006")
+    for edition, standard in (("auto", "Q/GDW 376.1-2009"), ("2013", "Q/GDW 1376.1-2013")):
+        described: dict[str, Any] = describe_bytes(raw, edition)
+        assert described["valid"] is False
+        (error,) = described["errors"]
+        assert error.startswith(f"ReservedFn: AFN0D F55 is reserved (备用) in {standard} (请求2类数据")
+
+
 def test_an_unknown_edition_is_refused() -> None:
     with pytest.raises(ValueError, match="edition must be one of"):
         describe_frame(parse_frame(HEARTBEAT_2009), "2011")
