@@ -125,7 +125,7 @@ def _indication_codec(name: str, fmt: DecimalFormat) -> UnitCodec:
         if read_time is None:
             raise reader.error("read time is EE (no value)")
         count = reader.byte()
-        values = [reader.field(fmt.decode, fmt.size) for _ in range(count + 1)]
+        values = reader.fields(fmt.decode, fmt.size, count + 1)
         return EnergyIndication(read_time, values[0], tuple(values[1:]))
 
     def encode(value: object) -> bytes:

@@ -66,11 +66,12 @@ class UnitReader:
         return DecodeError(message, raw=self.data, offset=self.pos, path=self.path)
 
     def take(self, size: int) -> bytes:
-        if size > self.remaining:
+        start = self.pos
+        end = start + size
+        if end > len(self.data):
             raise self.error(f"truncated: needs {size} bytes, {self.remaining} left")
-        chunk = self.data[self.pos : self.pos + size]
-        self.pos += size
-        return chunk
+        self.pos = end
+        return self.data[start:end]
 
     def byte(self) -> int:
         return self.take(1)[0]
@@ -83,6 +84,22 @@ class UnitReader:
             return decode(chunk)
         except DecodeError as exc:
             raise DecodeError(str(exc), raw=self.data, offset=start, path=self.path) from exc
+
+    def fields(self, decode: Callable[[bytes], T], size: int, count: int) -> list[T]:
+        """``count`` consecutive fields of ``size`` bytes: ``[self.field(decode, size) for _ in range(count)]``,
+        with its errors (truncation at the first field that does not fit, a format's error with its offset)."""
+        start = self.pos
+        end = start + size * count
+        if count > 0 and end <= len(self.data):
+            data = self.data
+            try:
+                values = [decode(data[at : at + size]) for at in range(start, end, size)]
+            except DecodeError:
+                pass  # decoded again one by one below, for the error with its offset
+            else:
+                self.pos = end
+                return values
+        return [self.field(decode, size) for _ in range(count)]
 
     def identifier(self) -> tuple[list[int], list[int]]:
         """Read one DA DT (数据单元标识)."""
@@ -234,33 +251,32 @@ def decode_units(afn: int, data: bytes, dir: Dir, *, edition: str | None = None)
     reader: UnitReader | None = None
     pos, size = 0, len(raw)
     while pos < size:
-        identifier = _IDENTIFIERS.get(raw[pos : pos + UNIT_ID_LEN])
-        if identifier is None:
+        pairs = _IDENTIFIERS.get(raw[pos : pos + UNIT_ID_LEN])
+        if pairs is None:
             reader = UnitReader(raw, f"AFN{afn:02X}/DADT")
             reader.pos = pos
             pns, fns = reader.identifier()  # the precise DecodeError for a truncated or empty DA / DT
-            identifier = (tuple(pns), tuple(fns))
+            pairs = tuple((pn, fn, _new_unit(pn, fn, None)) for pn in pns for fn in fns)
             if len(_IDENTIFIERS) < _IDENTIFIERS_MAX:
-                _IDENTIFIERS[raw[pos : pos + UNIT_ID_LEN]] = identifier
+                _IDENTIFIERS[raw[pos : pos + UNIT_ID_LEN]] = pairs
         pos += UNIT_ID_LEN
-        for pn in identifier[0]:
-            for fn in identifier[1]:
-                # lookup(), inlined: this runs per data unit
-                codec = VARIANTS.get((afn, fn, dir, edition)) if edition is not None else None
+        for pn, fn, empty in pairs:
+            # lookup(), inlined: this runs per data unit
+            codec = VARIANTS.get((afn, fn, dir, edition)) if edition is not None else None
+            if codec is None:
+                codec = REGISTRY.get((afn, fn, dir))
                 if codec is None:
-                    codec = REGISTRY.get((afn, fn, dir))
-                    if codec is None:
-                        raise unsupported(afn, fn, edition, raw=raw)
-                decode = codec.decode
-                if decode is None:
-                    units.append(_new_unit(pn, fn, None))
-                    continue
-                if reader is None:
-                    reader = UnitReader(raw)
-                reader.pos = pos
-                reader.path = f"AFN{afn:02X}/F{fn}/p{pn}"
-                units.append(_new_unit(pn, fn, decode(reader)))
-                pos = reader.pos
+                    raise unsupported(afn, fn, edition, raw=raw)
+            decode = codec.decode
+            if decode is None:
+                units.append(empty)  # DataUnit(pn, fn): immutable, so one instance serves every frame
+                continue
+            if reader is None:
+                reader = UnitReader(raw)
+            reader.pos = pos
+            reader.path = f"AFN{afn:02X}/F{fn}/p{pn}"
+            units.append(_new_unit(pn, fn, decode(reader)))
+            pos = reader.pos
     return units
 
 
@@ -277,8 +293,9 @@ def _new_unit(pn: int, fn: int, value: object) -> DataUnit:
     return unit
 
 
-#: DA DT bytes → (points, Fn), filled as identifiers are met (a head-end sees few distinct ones); bounded.
-_IDENTIFIERS: dict[bytes, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+#: DA DT bytes → the (pn, Fn) pairs it stands for (points outer, Fn inner), each with its DataUnit without a
+#: value; filled as identifiers are met (a head-end sees few distinct ones); bounded.
+_IDENTIFIERS: dict[bytes, tuple[tuple[int, int, DataUnit], ...]] = {}
 _IDENTIFIERS_MAX = 1 << 16
 
 
