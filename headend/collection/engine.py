@@ -13,7 +13,9 @@ How it decides (all from the injected head-end clock ``now()``, so a test runs a
 - events (事件, §5.1.3.15 AFN0E F1/F2 with Pm/Pn): every ``event_interval_s`` and as soon as a frame from the
   terminal has ACD=1 with an event counter EC (附加信息域 §4.3.4.6) that differs from what was read;
 - a request that times out backs the terminal off (:class:`~.plans.Backoff`, on the head-end clock): the others
-  go on; a deny (否认) marks that part done — the terminal has nothing for it, asking again will not help;
+  go on; a deny (否认) marks that part done — the terminal has nothing for it, asking again will not help; but a
+  deny of a request for several points is asked again in halves, down to single points (:meth:`Step.halves`),
+  because many terminals deny a whole frame when one meter in it has no data;
 - requests go through :meth:`TerminalSession.request_units` at ``Priority.SCHEDULED`` (control, on-demand
   requests overtake them in the terminal's :class:`~headend.sessions.priority.PriorityLock`; backfill waits).
 """
@@ -74,6 +76,17 @@ class Step:
 
     plan: str
     units: tuple[DataUnit, ...]
+
+    def halves(self) -> list[Step]:
+        """The step split by measurement point into two (one step when it asks for a single point)."""
+        pns = sorted({u.pn for u in self.units})
+        if len(pns) < 2:
+            return [self]
+        first = set(pns[: len(pns) // 2])
+        return [
+            Step(self.plan, tuple(u for u in self.units if u.pn in first)),
+            Step(self.plan, tuple(u for u in self.units if u.pn not in first)),
+        ]
 
 
 class CollectionEngine:
@@ -278,6 +291,13 @@ class CollectionEngine:
         except ProtocolError as exc:
             self._record(session, step, None, Reason.DECODE_ERROR, f"{type(exc).__name__}: {exc}")
             raise
+        if not units and len(halves := step.halves()) > 1:
+            # a whole-frame deny (AFN00 F2 全部否认) of a request for several points: many terminals deny it all
+            # when one point has nothing; asking each half again keeps one dead meter from costing the others
+            # their first pass (bisection: a single bad point costs about 2·log2(points) extra requests)
+            for half in halves:
+                await self._history(session, half)
+            return
         readings = history_readings(
             units, terminal=session.terminal, zone=self._config.zone, received_at=self._now(), quality=Quality.OK
         )

@@ -206,6 +206,37 @@ async def test_first_pass_failures_are_recorded_with_their_reason(
     assert missing is not None and missing.reason == Reason.METER_NOT_ANSWERING
 
 
+async def test_a_whole_deny_is_asked_again_point_by_point(rig: Rig, terminals: tuple[ScriptedTerminal, ...]) -> None:
+    """A terminal that denies a whole frame (AFN00 F2) because one of its meters has nothing: the engine asks the
+    halves again, so the meter that has data is read at the first pass and only the other is recorded denied."""
+    rig.engine.failures = FailureLog()
+    t1, t2 = terminals
+    rig.clock.now = datetime(2026, 11, 23, 1, 0, tzinfo=ZONE)
+    rig.engine.tick()
+    day = date(2026, 11, 22)
+    both = await t1.next_frame()
+    assert sorted(u.pn for u in decode_units(both.afn, both.data, Dir.DOWN)) == [1, 2]
+    t1.send(messages.deny(both))
+    asked: list[list[int]] = []
+    for answer in (lambda r: messages.response(r, [f161(1, day, "5.0000")]), messages.deny):
+        request = await t1.next_frame()
+        asked.append([u.pn for u in decode_units(request.afn, request.data, Dir.DOWN)])
+        t1.send(answer(request))
+    t2.send(messages.response(await t2.next_frame(), [f161(1, day, "1.0000"), f161(2, day, "2.0000")]))
+    await rig.settle()
+    assert asked == [[1], [2]]
+    assert {(r.terminal, r.pn) for r in rig.readings if r.tariff == 0} == {
+        ("4403:00001", 1),
+        ("4403:00002", 1),
+        ("4403:00002", 2),
+    }
+    freeze = date(2026, 11, 23)
+    assert rig.engine.failures.get("4403:00001", 1, freeze) is None
+    denied = rig.engine.failures.get("4403:00001", 2, freeze)
+    assert denied is not None and denied.reason == Reason.DENIED
+    assert rig.engine.states[rig.registry.require("4403", 1)].daily_done == day
+
+
 async def test_acd_with_a_new_event_counter_reads_events(rig: Rig, terminals: tuple[ScriptedTerminal, ...]) -> None:
     t1, _ = terminals
     rig.clock.now = datetime(2026, 11, 23, 1, 0, tzinfo=ZONE)
