@@ -134,6 +134,8 @@ class Control:
 
 
 _HEX_DIGITS = frozenset("0123456789ABCDEF")
+#: A1 (2 bytes), A2 (2 bytes, little-endian), A3.
+_ADDRESS = struct.Struct("<HHB")
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,8 +160,8 @@ class Address:
         _check_range("MSA", self.msa, 0, 127)
 
     def to_bytes(self) -> bytes:
-        a1 = bytes.fromhex(self.a1)
-        return bytes((a1[1], a1[0], self.a2 & 0xFF, self.a2 >> 8, self.msa << 1 | self.group))
+        # A1 as printed is the hex of its 2 bytes, high byte first: as an int, packed little-endian.
+        return _ADDRESS.pack(int(self.a1, 16), self.a2, self.msa << 1 | self.group)
 
     @classmethod
     def from_bytes(cls, raw: bytes | bytearray | memoryview) -> Address:
@@ -510,8 +512,8 @@ def _new_frame(
     return frame
 
 
-#: 68 L L 68 (帧头).
-_HEAD = struct.Struct("<BHHB")
+#: 68 L L 68 (帧头) C A1 A2 A3 AFN SEQ: the fixed start of every frame, packed at once.
+_HEAD_C_A_AFN_SEQ = struct.Struct("<BHHBBHHBBB")
 #: The C / SEQ byte of each shared table instance, by ``id`` (the table lives as long as the module, so an id
 #: found here is that instance's): builders pass these instances, and a lookup beats recomputing the bits.
 _CONTROL_BYTES = {id(control): b for b, control in enumerate(_CONTROLS)}
@@ -553,9 +555,7 @@ def build_frame(
         and len(data) <= MAX_USER_LEN - FIXED_USER_LEN
     ):
         # The common frame: no AUX given and none required (no PW, EC or Tp), so nothing to check or produce.
-        user = b"".join((bytes((c,)), address.to_bytes(), bytes((afn, s)), data))
-        l_field = len(user) << 2 | PID_376_1
-        return b"".join((_HEAD.pack(START, l_field, l_field, START), user, bytes((sum(user) & 0xFF, END))))
+        return _assemble(c, int(address.a1, 16), address.a2, address.msa << 1 | address.group, afn, s, data)
     pw_len, ec_len, tp_len = _aux_lengths(control, afn, seq)
     if pw_len:
         if aux.pw is not None:
@@ -582,8 +582,17 @@ def build_frame(
     if (aux.tp is not None) != bool(tp_len):
         raise LocalProtocolError("Tp is required exactly when SEQ.TpV=1")
     tp = aux.tp.to_bytes() if aux.tp is not None else b""
-    user = b"".join((bytes((c,)), address.to_bytes(), bytes((afn, s)), data, pw, ec, tp))
-    if len(user) > MAX_USER_LEN:
-        raise LocalProtocolError(f"user data of {len(user)} bytes exceeds {MAX_USER_LEN}")
-    length = (len(user) << 2 | PID_376_1).to_bytes(2, "little")
-    return b"".join((bytes((START,)), length, length, bytes((START,)), user, bytes((sum8(user), END))))
+    a3 = address.msa << 1 | address.group
+    return _assemble(c, int(address.a1, 16), address.a2, a3, afn, s, b"".join((data, pw, ec, tp)))
+
+
+def _assemble(c: int, a1: int, a2: int, a3: int, afn: int, seq: int, data: bytes) -> bytes:
+    """``68 L L 68 C A AFN SEQ data CS 16`` from checked fields (``a1`` as the int of its printed hex digits,
+    ``data`` with AUX appended): the bytes of a frame, refusing only user data longer than L can say."""
+    size = FIXED_USER_LEN + len(data)
+    if size > MAX_USER_LEN:
+        raise LocalProtocolError(f"user data of {size} bytes exceeds {MAX_USER_LEN}")
+    l_field = size << 2 | PID_376_1
+    frame = _HEAD_C_A_AFN_SEQ.pack(START, l_field, l_field, START, c, a1, a2, a3, afn, seq) + data
+    # CS is the sum of the user data: of the whole frame so far less 68 L L 68 (each byte of L twice).
+    return frame + bytes(((sum(frame) - 2 * (START + (l_field & 0xFF) + (l_field >> 8))) & 0xFF, END))

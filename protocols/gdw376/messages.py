@@ -26,7 +26,18 @@ from datetime import datetime
 from protocols.errors import LocalProtocolError
 from protocols.gdw376.auth import Authenticator
 from protocols.gdw376.layout import Record
-from protocols.gdw376.link import Address, Afn, Aux, Control, Dir, LinkFrame, Seq, TimeLabel, build_frame
+from protocols.gdw376.link import (
+    Address,
+    Afn,
+    Aux,
+    Control,
+    Dir,
+    LinkFrame,
+    Seq,
+    TimeLabel,
+    _assemble,
+    build_frame,
+)
 from protocols.gdw376.units import DataUnit, Heartbeat, encode_units
 from protocols.gdw376.units.afn0d import TimeTag, tag_record
 from protocols.gdw376.units.afn00 import F1_ALL_CONFIRMED, F2_ALL_DENIED
@@ -73,17 +84,16 @@ def link_check(address: Address, fn: int, pseq: int, *, clock: datetime | None =
         raise LocalProtocolError(f"AFN02 F{fn} carries no clock")
     unit = DataUnit(0, fn, Heartbeat(clock)) if fn == F3_HEARTBEAT else _LINK_CHECK_UNITS.get(fn)
     data = encode_units(Afn.LINK_CHECK, [unit or DataUnit(0, fn)], Dir.UP)
-    return build_frame(
-        _LINK_CHECK_CONTROL,
-        address.with_msa(0),
-        Afn.LINK_CHECK,
-        _seq(False, True, True, True, _pseq(pseq)),
-        data,
-    )
+    # What build_frame(C, address.with_msa(0), AFN02, SEQ, data) gives, without its checks: the fields are
+    # constants or checked above, and an uplink AFN02 frame without ACD and TpV carries no AUX.
+    seq = _LINK_CHECK_SEQ | _pseq(pseq)
+    return _assemble(_LINK_CHECK_C, int(address.a1, 16), address.a2, int(address.group), Afn.LINK_CHECK, seq, data)
 
 
-#: What :func:`link_check` sends for login and logout (immutable, so shared): C = C9H and the units.
-_LINK_CHECK_CONTROL = _control(Dir.UP, True, False, False, FC_LINK_TEST)
+#: What :func:`link_check` sends: C = C9H (DIR=1, PRM=1, 链路测试), SEQ FIR=FIN=CON=1 over PSEQ, and for login and
+#: logout the units (immutable, so shared).
+_LINK_CHECK_C = _control(Dir.UP, True, False, False, FC_LINK_TEST).to_byte()
+_LINK_CHECK_SEQ = _seq(False, True, True, True, 0).to_byte()
 _LINK_CHECK_UNITS = {fn: DataUnit(0, fn) for fn in (F1_LOGIN, F2_LOGOUT)}
 #: No AUX (no EC, no Tp): shared.
 _NO_AUX = Aux()
