@@ -106,3 +106,5 @@ class BackfillConfig(_Model):
     points_per_request: Annotated[int, Field(ge=1, le=64)] = 8
     #: run this often
     interval_s: Annotated[float, Field(gt=0)] = 3600.0
+    #: today's freeze date is left to a terminal's daily plan until this long after its due time (first pass)
+    after_plan_s: Annotated[float, Field(ge=0)] = 3600.0

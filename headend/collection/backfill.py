@@ -4,7 +4,8 @@ One run (:meth:`Backfill.run`):
 
 1. asks the store which meters have a daily frozen total on each of the last ``[backfill] days`` freeze dates
    (:meth:`~headend.storage.collection.CollectionQueries.frozen_days`) and lists, per terminal of the archive,
-   the (freeze date, point) pairs without one;
+   the (freeze date, point) pairs without one — today's freeze date only once the terminal's daily plan has had
+   ``[backfill] after_plan_s`` past its due time (:meth:`Backfill.first_pass_over`);
 2. for each online terminal sends AFN0D F161 日冻结正向有功电能示值 (Q/GDW 376.1-2009 §5.13, Td_d 附录A.20 =
    freeze date − 1, the day the freeze closes) for up to ``points_per_request`` points per request, at
    :attr:`~headend.sessions.priority.Priority.BACKFILL` (every other request to the terminal goes first), at most
@@ -28,7 +29,9 @@ from zoneinfo import ZoneInfo
 from headend.collect import history_readings
 from headend.collection.archive import Archive, ArchiveEntry
 from headend.collection.ops_metrics import ops_metrics
+from headend.collection.plans import daily_due, plan_for
 from headend.collection.success import FailureLog, Reason, presence, td_d_of
+from headend.config import CollectionConfig
 from headend.config_collection import BackfillConfig
 from headend.errors import ChannelClosed, ResponseTimeout
 from headend.metrics import Metrics
@@ -82,8 +85,11 @@ class Backfill:
         metrics: Metrics,
         failures: FailureLog,
         now: Callable[[], datetime],
+        collection: CollectionConfig | None = None,
     ) -> None:
         self.config = config
+        #: the plans: today's freeze date waits for each terminal's first pass (:meth:`first_pass_over`)
+        self.collection = collection
         self.archive = archive
         self._store = store
         self._registry = registry
@@ -98,10 +104,25 @@ class Backfill:
         today = self._now().astimezone(self._zone).date()
         return [today - timedelta(days=i) for i in range(self.config.days)]
 
+    def first_pass_over(self, terminal: str, day: date) -> bool:
+        """Whether the daily plan has had its chance at ``terminal``'s freeze date ``day``: ``[backfill]
+        after_plan_s`` past the terminal's due time (:func:`~.plans.daily_due`, spread offset included). Until
+        then a missing value is the plan's to read, first pass (quality ``ok``): backfill racing it would turn
+        first-pass reads into backfilled ones and load the terminal twice in its busiest hour."""
+        if self.collection is None:
+            return True
+        a1, _, a2 = terminal.partition(":")
+        due = daily_due(plan_for(self.collection, a1, int(a2)), terminal, day, self._zone)
+        return self._now() >= due + timedelta(seconds=self.config.after_plan_s)
+
     async def run(self) -> BackfillResult:
         days = self.days()
         present = await self._store.frozen_days(days[-1], days[0] + timedelta(days=1), register=DAILY_REGISTER)
         wanted = missing_by_terminal(self.archive, days, present)
+        for terminal, per_day in wanted.items():
+            for day in [d for d in per_day if not self.first_pass_over(terminal, d)]:
+                del per_day[day]
+        wanted = {terminal: per_day for terminal, per_day in wanted.items() if per_day}
         result = BackfillResult(missing=sum(len(e) for per_day in wanted.values() for e in per_day.values()))
         for terminal, per_day in wanted.items():
             a1, _, a2 = terminal.partition(":")

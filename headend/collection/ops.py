@@ -79,7 +79,7 @@ class CollectionOps:
         )  # fmt: skip
         self.backfill = Backfill(
             config.backfill, self.archive, store, registry, submit=submit, zone=zone, metrics=metrics,
-            failures=self.failures, now=now,
+            failures=self.failures, now=now, collection=config.collection,
         )  # fmt: skip
         self.success = SuccessRate(
             self.archive, store, metrics=metrics, failures=self.failures,

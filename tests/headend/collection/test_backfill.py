@@ -5,13 +5,18 @@ first-pass vs final."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import asyncio
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from headend.collection.archive import Archive, ArchiveEntry
 from headend.collection.backfill import Backfill, BackfillResult
+from headend.collection.plans import daily_due
 from headend.collection.success import FailureLog, Reason, SuccessRate
+from headend.config import CollectionConfig, PlanConfig
 from headend.config_collection import BackfillConfig
+from headend.metrics import Metrics
+from headend.sessions.gdw376_station import SessionRegistry
 from headend.storage.collection import MissingMeter
 from protocols.gdw376 import messages
 from protocols.gdw376.layout import Record
@@ -175,3 +180,25 @@ def test_failure_log_keeps_the_last_failure_and_forgets_old_days() -> None:
     assert len(log) == 2
     log.record(T, [3], date(2024, 5, 6), Reason.TERMINAL_OFFLINE, "", NOW)  # now it is not
     assert log.get(T, 2, MAY2) is None and len(log) == 2
+
+
+def test_todays_freeze_date_waits_for_the_first_pass_of_each_terminal() -> None:
+    """Backfill leaves today's freeze date to a terminal's daily plan until ``after_plan_s`` past its due time
+    (00:05 + its spread offset), then takes it; older freeze dates are never held back."""
+    plans = PlanConfig(daily_after="00:05", daily_spread_s=3600)
+    collection = CollectionConfig(plans=plans)
+    clock = [datetime(2024, 5, 4, 0, 0, tzinfo=TZ)]
+    backfill = Backfill(
+        BackfillConfig(after_plan_s=600), ARCHIVE, None, SessionRegistry(Metrics()),  # type: ignore[arg-type]
+        submit=lambda _: asyncio.sleep(0), zone=TZ, metrics=Metrics(), failures=FailureLog(),
+        now=lambda: clock[0], collection=collection,
+    )  # fmt: skip
+    for terminal in (T, T2):
+        due = daily_due(plans, terminal, MAY4, TZ) + timedelta(seconds=600)
+        clock[0] = due - timedelta(seconds=1)
+        assert not backfill.first_pass_over(terminal, MAY4)
+        assert backfill.first_pass_over(terminal, MAY3)
+        clock[0] = due
+        assert backfill.first_pass_over(terminal, MAY4)
+    # the two terminals' due times differ by their spread offsets
+    assert daily_due(plans, T, MAY4, TZ) != daily_due(plans, T2, MAY4, TZ)
