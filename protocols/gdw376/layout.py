@@ -318,7 +318,40 @@ class LayoutCodec:
 
     def _decode_flat(self, data: bytes, path: str) -> tuple[Record, int]:
         """Fields, counts and scalar repeats in order: the values :func:`_convert` gives for the compiled parse.
-        Sizes are walked first, so that truncation is reported before a field's content (as the compiled path does)."""
+
+        One pass; if it meets truncation or a field that does not decode, :meth:`_decode_flat_checked` decodes
+        again and raises the error the compiled path gives (truncation first, then the first bad field)."""
+        assert self._plan is not None
+        out: dict[str, Any] = {}
+        items: dict[str, int] = {}
+        pos, available = 0, len(data)
+        try:
+            for kind, name, size, what, count, offset, _ in self._plan:
+                if kind is _REPEAT:
+                    number = items[count] + offset
+                    end = pos + number * size
+                    if number < 0 or end > available:
+                        break
+                    out[name] = tuple([what.decode(data[at : at + size]) for at in range(pos, end, size)])
+                else:
+                    end = pos + size
+                    if end > available:
+                        break
+                    if kind is _FIELD:
+                        out[name] = what.decode(data[pos:end])
+                    else:
+                        value = out[name] = int.from_bytes(data[pos:end], "little")
+                        items[name] = what.items(value)
+                pos = end
+            else:
+                return Record._of(out), pos
+        except DecodeError:
+            pass
+        return self._decode_flat_checked(data, path)
+
+    def _decode_flat_checked(self, data: bytes, path: str) -> tuple[Record, int]:
+        """:meth:`_decode_flat` in two passes: sizes first, so that truncation is reported before a field's
+        content (as the compiled path does), then the values, each error with its path."""
         assert self._plan is not None
         counts: dict[str, int] = {}
         items: dict[str, int] = {}

@@ -425,25 +425,27 @@ def decode_verified(frame: bytes, *, strict: bool = False) -> LinkFrame:
     """Decode the link fields of a frame whose start bytes, L fields, length, CS and end byte are already
     verified (by :func:`parse_frame`, or by the framer, which checks them itself and need not do it twice)."""
     l1 = frame[1] | frame[2] << 8
-    c, seq_byte = frame[6], frame[13]
-    address = _BCD_ADDRESSES.get(frame[7:12])
+    c = frame[6]
     # The common frame, decoded without detours: protocol id 2, a known BCD address, a C byte the standard
-    # defines, no CON in a response and no AUX (no PW, EC or Tp; see _split_aux). Anything else takes the
-    # general path below, which gives the same frame for these.
-    if (
-        l1 & 0b11 == PID_376_1
-        and address is not None
-        and _C_DEVIATIONS[c] is None
-        and not seq_byte & _TPV
-        and (c & _PRM or not seq_byte & _CON)
-        and c & _ACD_UP != _ACD_UP
-        and (c & _DIR_UP or frame[12] not in PW_AFNS)
-    ):
+    # defines without ACD, SEQ without TpV (and without CON in a response), no PW (see _split_aux) and a
+    # data-unit region that is empty or holds an identifier. Anything else takes the general path, which gives
+    # the same frame for these.
+    if l1 & 0b11 == PID_376_1 and _FAST_C_SEQ[c << 8 | frame[13]] and (c & _DIR_UP or frame[12] not in PW_AFNS):
+        address = _BCD_ADDRESSES.get(frame[7:12])
         end = HEADER_LEN + (l1 >> 2)
-        if end - 14 == 0 or end - 14 >= UNIT_ID_LEN:
-            return _new_frame(
-                _CONTROLS[c], address, frame[12], _SEQS[seq_byte], frame[14:end], _NO_AUX, PID_376_1, (), frame
-            )
+        if address is not None and (end == 14 or end >= 14 + UNIT_ID_LEN):
+            new_frame = _new(LinkFrame)
+            s_control, s_address, s_afn, s_seq, s_data, s_aux, s_pid, s_warnings, s_raw = _FRAME_SLOTS
+            s_control(new_frame, _CONTROLS[c])
+            s_address(new_frame, address)
+            s_afn(new_frame, frame[12])
+            s_seq(new_frame, _SEQS[frame[13]])
+            s_data(new_frame, frame[14:end])
+            s_aux(new_frame, _NO_AUX)
+            s_pid(new_frame, PID_376_1)
+            s_warnings(new_frame, ())
+            s_raw(new_frame, frame)
+            return new_frame
     return _decode_general(frame, strict)
 
 
@@ -476,6 +478,13 @@ _TPV, _CON, _PRM = 0x80, 0x10, 0x40
 _ACD_UP = 0xA0
 _DIR_UP = 0x80
 _new = object.__new__
+#: By ``C << 8 | SEQ``: whether the pair allows the fast path of decode_verified (a C byte without deviation
+#: and without DIR=1 + ACD=1; SEQ without TpV, and without CON unless PRM=1).
+_FAST_C_SEQ = bytes(
+    _C_DEVIATIONS[c] is None and c & _ACD_UP != _ACD_UP and not s & _TPV and bool(c & _PRM or not s & _CON)
+    for c in range(256)
+    for s in range(256)
+)
 #: The slot setters of LinkFrame, in field order: the frame is built once per frame on the wire, and setting
 #: its nine slots directly costs half of what the frozen dataclass ``__init__`` (``object.__setattr__`` per
 #: field) does. Only for values already validated (every field is a plain value; LinkFrame has no

@@ -249,6 +249,7 @@ def decode_units(afn: int, data: bytes, dir: Dir, *, edition: str | None = None)
     raw = bytes(data)
     units: list[DataUnit] = []
     reader: UnitReader | None = None
+    prefix: str | None = None
     pos, size = 0, len(raw)
     while pos < size:
         pairs = _IDENTIFIERS.get(raw[pos : pos + UNIT_ID_LEN])
@@ -256,11 +257,11 @@ def decode_units(afn: int, data: bytes, dir: Dir, *, edition: str | None = None)
             reader = UnitReader(raw, f"AFN{afn:02X}/DADT")
             reader.pos = pos
             pns, fns = reader.identifier()  # the precise DecodeError for a truncated or empty DA / DT
-            pairs = tuple((pn, fn, _new_unit(pn, fn, None)) for pn in pns for fn in fns)
+            pairs = tuple((pn, fn, _new_unit(pn, fn, None), f"/F{fn}/p{pn}") for pn in pns for fn in fns)
             if len(_IDENTIFIERS) < _IDENTIFIERS_MAX:
                 _IDENTIFIERS[raw[pos : pos + UNIT_ID_LEN]] = pairs
         pos += UNIT_ID_LEN
-        for pn, fn, empty in pairs:
+        for pn, fn, empty, where in pairs:
             # lookup(), inlined: this runs per data unit
             codec = VARIANTS.get((afn, fn, dir, edition)) if edition is not None else None
             if codec is None:
@@ -273,20 +274,30 @@ def decode_units(afn: int, data: bytes, dir: Dir, *, edition: str | None = None)
                 continue
             if reader is None:
                 reader = UnitReader(raw)
+            if prefix is None:
+                prefix = _AFN_PATHS[afn] if 0 <= afn < len(_AFN_PATHS) else f"AFN{afn:02X}"
             reader.pos = pos
-            reader.path = f"AFN{afn:02X}/F{fn}/p{pn}"
-            units.append(_new_unit(pn, fn, decode(reader)))
+            reader.path = prefix + where  # AFNxx/Fn/pn
+            value = decode(reader)
             pos = reader.pos
+            unit = _new(DataUnit)  # DataUnit(pn, fn, value), as _new_unit does
+            _SET_PN(unit, pn)
+            _SET_FN(unit, fn)
+            _SET_VALUE(unit, value)
+            units.append(unit)
     return units
 
 
 _SET_PN, _SET_FN, _SET_VALUE = (getattr(DataUnit, name).__set__ for name in ("pn", "fn", "value"))
 
 
+_new = object.__new__
+
+
 def _new_unit(pn: int, fn: int, value: object) -> DataUnit:
     """``DataUnit(pn, fn, value)`` by setting its slots: half the cost of the frozen dataclass ``__init__``, for
     the decoder's own values (a DataUnit has no ``__post_init__``)."""
-    unit: DataUnit = object.__new__(DataUnit)
+    unit: DataUnit = _new(DataUnit)
     _SET_PN(unit, pn)
     _SET_FN(unit, fn)
     _SET_VALUE(unit, value)
@@ -294,8 +305,11 @@ def _new_unit(pn: int, fn: int, value: object) -> DataUnit:
 
 
 #: DA DT bytes → the (pn, Fn) pairs it stands for (points outer, Fn inner), each with its DataUnit without a
-#: value; filled as identifiers are met (a head-end sees few distinct ones); bounded.
-_IDENTIFIERS: dict[bytes, tuple[tuple[int, int, DataUnit], ...]] = {}
+#: value and the end of its error path ("/F129/p3"); filled as identifiers are met (a head-end sees few distinct
+#: ones); bounded.
+_IDENTIFIERS: dict[bytes, tuple[tuple[int, int, DataUnit, str], ...]] = {}
+#: "AFN00" … "AFNFF": the start of a unit's error path.
+_AFN_PATHS = tuple(f"AFN{afn:02X}" for afn in range(256))
 _IDENTIFIERS_MAX = 1 << 16
 
 
