@@ -80,21 +80,25 @@ def _pseq(pseq: int) -> int:
 def link_check(address: Address, fn: int, pseq: int, *, clock: datetime | None = None) -> bytes:
     """Terminal → master AFN02 F1 登录 / F2 退出登录 / F3 心跳: C=C9, SEQ FIR=FIN=CON=1, MSA 0.
     ``clock`` (2013-era heartbeat, A.1) only with F3."""
-    if fn != F3_HEARTBEAT and clock is not None:
+    if fn == F3_HEARTBEAT:
+        units: Sequence[DataUnit] = (DataUnit(0, fn, Heartbeat(clock)),)
+    elif clock is not None:
         raise LocalProtocolError(f"AFN02 F{fn} carries no clock")
-    unit = DataUnit(0, fn, Heartbeat(clock)) if fn == F3_HEARTBEAT else _LINK_CHECK_UNITS.get(fn)
-    data = encode_units(Afn.LINK_CHECK, [unit or DataUnit(0, fn)], Dir.UP)
+    else:
+        units = _LINK_CHECK_UNITS.get(fn) or (DataUnit(0, fn),)
+    data = encode_units(_AFN02, units, _UP)
     # What build_frame(C, address.with_msa(0), AFN02, SEQ, data) gives, without its checks: the fields are
     # constants or checked above, and an uplink AFN02 frame without ACD and TpV carries no AUX.
     seq = _LINK_CHECK_SEQ | _pseq(pseq)
-    return _assemble(_LINK_CHECK_C, int(address.a1, 16), address.a2, int(address.group), Afn.LINK_CHECK, seq, data)
+    return _assemble(_LINK_CHECK_C, int(address.a1, 16), address.a2, address.group, _AFN02, seq, data)
 
 
 #: What :func:`link_check` sends: C = C9H (DIR=1, PRM=1, 链路测试), SEQ FIR=FIN=CON=1 over PSEQ, and for login and
 #: logout the units (immutable, so shared).
 _LINK_CHECK_C = _control(Dir.UP, True, False, False, FC_LINK_TEST).to_byte()
 _LINK_CHECK_SEQ = _seq(False, True, True, True, 0).to_byte()
-_LINK_CHECK_UNITS = {fn: DataUnit(0, fn) for fn in (F1_LOGIN, F2_LOGOUT)}
+_LINK_CHECK_UNITS = {fn: (DataUnit(0, fn),) for fn in (F1_LOGIN, F2_LOGOUT)}
+_AFN02, _UP = int(Afn.LINK_CHECK), Dir.UP
 #: No AUX (no EC, no Tp): shared.
 _NO_AUX = Aux()
 
