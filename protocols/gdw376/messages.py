@@ -26,18 +26,7 @@ from datetime import datetime
 from protocols.errors import LocalProtocolError
 from protocols.gdw376.auth import Authenticator
 from protocols.gdw376.layout import Record
-from protocols.gdw376.link import (
-    Address,
-    Afn,
-    Aux,
-    Control,
-    Dir,
-    LinkFrame,
-    Seq,
-    TimeLabel,
-    _assemble,
-    build_frame,
-)
+from protocols.gdw376.link import Address, Afn, Aux, Control, Dir, LinkFrame, Seq, TimeLabel, _assemble, build_frame
 from protocols.gdw376.units import DataUnit, Heartbeat, encode_units
 from protocols.gdw376.units.afn0d import TimeTag, tag_record
 from protocols.gdw376.units.afn00 import F1_ALL_CONFIRMED, F2_ALL_DENIED
