@@ -114,6 +114,7 @@ class HeadendApp:
             batch_size=cfg.storage.batch_size,
             on_written=self._written,
             on_error=self._store_error,
+            on_events_written=self._events_written,
         )
         self._tasks.append(asyncio.create_task(self.writer.run(), name="spool-writer"))
         self.writer.notify()  # drain what a previous run left in the spool
@@ -151,7 +152,9 @@ class HeadendApp:
         self.modbus = ModbusDevices(cfg.modbus, self.metrics, lambda readings: self.submit(readings), now=self.now)
         self.modbus.start()
         # archive, time sync, backfill, success rate (docs/collection.md "Archive, time sync, backfill, success rate")
-        self.ops = CollectionOps(cfg, self.registry, self.store, self.metrics, self.submit, now=self.now)
+        self.ops = CollectionOps(
+            cfg, self.registry, self.store, self.metrics, self.submit, now=self.now, events=self.submit_events
+        )
         self.collector.failures = self.ops.failures  # first-pass failures feed the success report's reasons
         # direct meters' clocks (DL/T 645 广播校时) in their poll rounds, behind the terminals' NTP guard and alarm
         self.direct.start_clock_checks(
@@ -162,7 +165,8 @@ class HeadendApp:
         )
         self.ops.start()
         self.server = TerminalServer(cfg.server, cfg.session, self.registry, self.metrics, clock=self.clock)
-        self.server.on_frame.extend((self.collector.on_frame, self.reports.on_frame))
+        self.server.on_frame.append(self.collector.on_frame)
+        self.reports.attach(self.server)  # pushed reports: ingested, confirmed once durable in the spool
         self.server.on_frame.append(self.ops.on_frame)  # heartbeat clocks (对时)
         await self.server.start()
         self.collector.start()
@@ -190,13 +194,17 @@ class HeadendApp:
             readings = self.ops.map_meters(readings)  # the archive's meter addresses
         await self.ingest.submit(readings)
 
-    async def _store_events(self, events: Sequence[Event]) -> int:
-        """Terminal events (AFN0E records) straight to the store (the spool carries readings only)."""
-        assert self.store is not None
+    async def submit_events(self, events: Sequence[Event]) -> None:
+        """Events into the durable spool, group-committed with readings; returns once they are acknowledged
+        (the spool writer then writes them to the store, exactly once)."""
+        assert self.ingest is not None
+        await self.ingest.submit((), events)
+
+    async def _store_events(self, events: Sequence[Event]) -> None:
+        """Terminal events (AFN0E records, pushed or polled) into the spool."""
         if self.ops is not None:
             events = self.ops.with_unknown_meters(events)  # ERC35: one unknown_meter event per address
-        stored: int = await self.store.write_events(events)
-        return stored
+        await self.submit_events(events)
 
     async def stop(self, drain_timeout_s: float = 30.0) -> None:
         if self._stopped:
@@ -226,7 +234,7 @@ class HeadendApp:
             drained = await self.writer.drain(drain_timeout_s)
             if not drained:
                 _LOGGER.warning(
-                    "store not reachable: %d readings stay in the spool for the next start",
+                    "store not reachable: %d readings and events stay in the spool for the next start",
                     self.spool.depth() if self.spool else -1,
                 )
         for task in self._tasks:
@@ -262,6 +270,10 @@ class HeadendApp:
         if result.conflicts:
             _LOGGER.warning("%d readings conflict with stored values (see reading_conflicts)", result.conflicts)
 
+    def _events_written(self, new: int, written: int, remaining: int) -> None:
+        self.metrics.store_up.set(1)
+        self.metrics.spool_depth.set(remaining)
+
     def _store_error(self, exc: BaseException) -> None:
         self.metrics.store_up.set(0)
         self.metrics.store_errors.inc()
@@ -275,7 +287,8 @@ class HeadendApp:
             "terminals_online": len(self.registry),
             "store_healthy": store_ok,
             "spool_full": spool_full,
-            "spool_depth": self.spool.depth() if self.spool is not None else None,
+            "spool_depth": self.spool.depth() if self.spool is not None else None,  # readings and events
+            "spool_events": self.spool.event_depth() if self.spool is not None else None,
             **(self.ops.health() if self.ops is not None else {}),
         }
 

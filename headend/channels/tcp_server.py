@@ -117,6 +117,9 @@ class TerminalServer:
         #: called with every uplink frame of a logged-in terminal before it is handled (the collection engine
         #: watches ACD/EC and ingests terminal-initiated reports, headend.collection)
         self.on_frame: list[Callable[[TerminalSession, LinkFrame], None]] = []
+        #: AFNs of terminal-initiated reports that an on_frame handler confirms itself, once it has kept them
+        #: (ReportIngest.attach: after they are durable in the spool); the others are confirmed on arrival
+        self.deferred_confirm: frozenset[int] = frozenset()
         self._server: asyncio.Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -205,7 +208,7 @@ class TerminalServer:
         if frame.afn != Afn.LINK_CHECK:
             # Active reports (events, timed tasks): confirmed when asked; ingestion comes with the collection
             # engine. Confirming keeps the terminal from retransmitting.
-            if frame.seq.con and conn.session is not None:
+            if frame.seq.con and conn.session is not None and frame.afn not in self.deferred_confirm:
                 self._reply(conn, messages.confirm(frame))
             _LOGGER.info("%s: unsolicited AFN%02X frame", conn.name, frame.afn)
             return

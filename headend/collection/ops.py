@@ -59,6 +59,7 @@ class CollectionOps:
         authenticator: Authenticator | None = None,
         host_synchronized: Callable[[], bool] | None = None,
         tick_s: float = 1.0,
+        events: Callable[[Sequence[Event]], Awaitable[object]] | None = None,  #: the spool (app); else the store
     ) -> None:
         self.config = config
         self._registry = registry
@@ -70,7 +71,7 @@ class CollectionOps:
         self.archive = Archive.from_config(config.archive)
         self.failures = FailureLog(keep_days=config.backfill.days)
         self.archive_sync = ArchiveSync(
-            self.archive, config.archive, metrics=metrics, events=store.write_events, now=now,
+            self.archive, config.archive, metrics=metrics, events=events or store.write_events, now=now,
             authenticator=authenticator,
         )  # fmt: skip
         self.timesync = TimeSync(

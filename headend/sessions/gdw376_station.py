@@ -253,6 +253,11 @@ class TerminalSession:
             return
         pending.future.set_result(list(done.units))
 
+    def confirm(self, frame: LinkFrame) -> None:
+        """Confirm (AFN00 F1, 全部确认) a frame of this terminal that asked for it (CON=1), echoing its SEQ
+        (Q/GDW 376.1-2009 §5.1.3.15): for a pushed report, sent once the report was kept."""
+        self._send(messages.confirm(frame))
+
     def _send(self, data: bytes) -> None:
         if not self.closed:
             self._sink.send(data)

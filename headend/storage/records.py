@@ -1,8 +1,9 @@
 """What the stores keep besides readings: events, terminal link history and the meter archive (docs/schema.md).
 
-These are written straight to the store (not through the spool): events are re-read from the terminal's event
-buffer (Q/GDW 376.1 AFN0E pointers Pm/Pn) when a write is lost, link history and the archive are rewritten on
-the next login or archive load.
+Events go through the durable spool like readings (spool format 3, ``spool_events``): a pushed event report is
+confirmed to its terminal only once its events are acknowledged there, and the spool writer writes them exactly
+once (``event_key``). Link history and the archive are written straight to the store: they are rewritten on the
+next login or archive load.
 """
 
 from __future__ import annotations

@@ -244,6 +244,7 @@ class Spool:
             self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._reader = self._conn
         self._has_events = False
+        self._events_waiting = 0
         try:
             self._setup(readonly)
             self._has_events = bool(
@@ -251,6 +252,8 @@ class Spool:
                     "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'spool_events'"
                 ).fetchone()
             )
+            if self._has_events:
+                self._events_waiting = _span(self._conn, "spool_events")
             if not readonly:
                 # WAL: this connection reads the last committed state while the write connection commits
                 self._reader = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -346,6 +349,13 @@ class Spool:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
+            self._events_waiting += len(event_rows)
+
+    @property
+    def events_waiting(self) -> bool:
+        """Whether events may be waiting: kept in memory by this process's appends and releases, so the writer
+        asks the file only when there are (no thread hop per batch of readings). Not for another process."""
+        return self._events_waiting > 0
 
     def peek(self, limit: int, *, after_id: int = 0) -> tuple[int, list[Reading]]:
         """The oldest readings with ids above ``after_id``, up to ``limit``, and the id of the last one (0 when
@@ -399,7 +409,9 @@ class Spool:
                 conn.execute(statement, (upto_id,))
             finally:
                 conn.execute("PRAGMA synchronous = FULL")
-            return self._depth()
+            events = _span(conn, "spool_events") if self._has_events else 0
+            self._events_waiting = events
+            return _span(conn, "spool") + events
 
     def depth(self) -> int:
         """Entries (readings and events) not yet released. Live ids are contiguous per table, so this is two

@@ -157,6 +157,8 @@ class SpoolWriter:
 
     async def _write_events(self) -> bool:
         """Write and release the oldest events; False if there were none. Raises what the store raised."""
+        if not self._spool.events_waiting:
+            return False
         last_id, events = await asyncio.to_thread(self._spool.peek_events, self._batch_size)
         if not events:
             return False
