@@ -22,6 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from concentrator_sim.fleet import Fleet, SimClock
 from headend.app import HeadendApp
@@ -88,6 +89,7 @@ def clock_sets(dsn: str) -> Counter[str]:
     return Counter(terminal for (terminal,) in rows)
 
 
+@pytest.mark.timeout(600)  # a minute of simulated days; more on a busy 2-core machine
 async def test_a_fleet_through_several_days(tmp_path: Path, fresh_db_dsn: str) -> None:
     archive = ArchiveConfig(
         terminals=[

@@ -105,6 +105,7 @@ def db_keys(dsn: str) -> set[Key]:
         return {tuple(r) for r in conn.execute(ALL_KEYS)}  # type: ignore[misc]
 
 
+@pytest.mark.timeout(600)  # five restarts of a real daemon and a database crash: slow on a busy 2-core machine
 async def test_kill_9_while_draining_a_backlog_after_a_database_crash(
     daemon: Daemon, fresh_db_dsn: str, pg_server: PgServer
 ) -> None:
