@@ -21,8 +21,9 @@ What was verified, and against what (docs/gdw376.md has the table):
   firmware enables exactly these record types under its 1376.1-2013 build switch and defines their record structs
   with these names (found by code search; no code taken). ERC36 (控制输出回路开关接入状态量变位) is listed by
   PROTOCOLS.md A.9 as 2013 and still marked [verify].
-- AFN04 F150 测量点状态 is enabled by the same 2013 build switch. Other 2013 Fn additions are not verified yet and
-  are therefore not listed: an unlisted Fn is assumed to exist in both editions (the decoder accepts it anyway).
+- AFN04 F150 测量点状态 is enabled by the same 2013 build switch. AFN05 F30 and AFN0C F162 are 备用 in the 2009 Fn
+  tables and defined in 2013 (``units.registry.RESERVED``). Other 2013 Fn additions are not verified yet and are
+  therefore not listed: an unlisted Fn is assumed to exist in both editions (the decoder accepts it anyway).
 """
 
 from __future__ import annotations
@@ -36,8 +37,12 @@ from protocols.gdw376.link import Afn
 ERC_2009 = range(1, 36)
 #: ERC codes the 2013 edition adds (ERC36 unverified, ERC37–ERC41 verified; see the module docstring).
 ERC_ADDED_2013 = range(36, 42)
-#: (AFN, Fn) the 2013 edition adds, as far as verified: AFN04/0A F150 测量点状态.
-ADDED_2013: frozenset[tuple[int, int]] = frozenset({(Afn.SET_PARAM, 150), (Afn.QUERY_PARAM, 150)})
+#: (AFN, Fn) the 2013 edition adds, as far as verified: AFN04/0A F150 测量点状态; AFN05 F30 终端对电能表对时功能的
+#: 开启与关闭 and AFN0C F162 (备用 in the 2009 Fn table, defined in 2013: ``units.registry.RESERVED`` cites both;
+#: tests/protocols/gdw376/test_profile.py keeps this set and the registry's reservations in step).
+ADDED_2013: frozenset[tuple[int, int]] = frozenset(
+    {(Afn.SET_PARAM, 150), (Afn.QUERY_PARAM, 150), (Afn.CONTROL, 30), (Afn.REQUEST_CLASS1, 162)}
+)
 
 
 class Edition(Enum):

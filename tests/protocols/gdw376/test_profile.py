@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from protocols.gdw376.profile import Edition, Profile
+from protocols.gdw376.profile import ADDED_2013, Edition, Profile
 
 
 def test_defaults_and_configuration() -> None:
@@ -52,3 +52,13 @@ def test_detection_from_an_erc() -> None:
     profile, reason = Profile(strict=True).observe_erc(40)
     assert profile == Profile(Edition.V2013, strict=True, detected=True)
     assert reason == "edition 2013 detected: event ERC40 exists only in 1376.1-2013"
+
+
+def test_added_2013_covers_every_fn_the_registry_knows_only_in_2013() -> None:
+    """An Fn with a codec that the 2009 edition reserves (备用) is one the 2013 edition added: a 2009 profile must
+    not ask for it."""
+    from protocols.gdw376.units.registry import RESERVED, only_in_edition
+
+    only_2013 = {key for key in RESERVED if only_in_edition(*key) == "2013"}
+    assert only_2013  # the registry does list some
+    assert only_2013 <= ADDED_2013
