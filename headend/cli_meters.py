@@ -517,7 +517,7 @@ async def _timesync(
     worst = result.worst.total_seconds() if result.worst is not None else 0.0
     refused = {
         Outcome.NO_ANSWER: "no meter answered: nothing to compare the bus time with",
-        Outcome.TOO_LARGE: f"a meter is off by {worst:g} s, more than --max-correction {max_correction:g} s",
+        Outcome.TOO_LARGE: f"every meter is off by more than --max-correction {max_correction:g} s (up to {worst:g} s)",
         Outcome.NEAR_MIDNIGHT: "midnight came close while checking",
         Outcome.NOT_CONFIRMED: "not confirmed",
     }.get(result.outcome)

@@ -12,10 +12,13 @@
   implement them; docs/direct-meters.md): a correction of at most ±5 min (``meter_max_correction_s``), not around
   midnight (the daily freeze 日冻结 happens at 00:00; no broadcast within :data:`MIDNIGHT_GUARD`), at most once a
   day. The head-end keeps the same limits rather than rely on every firmware to:
-  * a meter off by more than the maximum correction is **not** broadcast to: the whole bus is left alone
-    (a broadcast reaches every meter, and a meter without the safeguard would jump across freezes), the meter is
-    logged and counted as needing a field visit (``headend_clock_syncs_total{target="meter",
-    result="field_visit"}``), its ``clock_read`` row says so;
+  * a meter off by more than the maximum correction cannot be fixed by broadcast: it is logged and counted as
+    needing a field visit (``headend_clock_syncs_total{target="meter", result="field_visit"}``), its
+    ``clock_read`` row says so, and it does not count towards the decision to broadcast. It does not hold up the
+    rest of its bus either: the broadcast reaches it too, and DL/T 645-2007 §7.6 has a meter execute a broadcast
+    time only when its own clock is within ±5 min of it, so a conforming meter ignores it (the simulator's
+    meters do). Leaving every other meter of the bus to drift until the visit would be the worse harm. When
+    every meter that answered is that far off, nothing is sent (``Outcome.TOO_LARGE``);
   * near midnight nothing is read or sent: the round is postponed until the guard has passed;
   * one broadcast per bus per local day (``result="postponed"`` for a second one);
   * never from a host clock that is not NTP-synchronised (:class:`~headend.collection.timesync.HostClock`, the
@@ -122,7 +125,7 @@ class Outcome(enum.StrEnum):
     IN_TIME = "in_time"  #: every answering meter within the threshold: nothing sent
     SYNCED = "synced"  #: broadcast sent, clocks read again
     NO_ANSWER = "no_answer"  #: no meter answered
-    TOO_LARGE = "too_large"  #: a meter beyond the maximum correction: nothing sent, field visit
+    TOO_LARGE = "too_large"  #: every meter that answered is beyond the maximum correction: nothing sent
     NEAR_MIDNIGHT = "near_midnight"  #: postponed past the midnight guard
     ALREADY_TODAY = "already_today"  #: one broadcast per bus per local day
     HOST_UNSYNCHRONISED = "host_unsynchronised"  #: the host clock is not NTP-synchronised (alarm)
@@ -270,6 +273,7 @@ class MeterClockSync:
                     bus, check.meter, check.drift_before.total_seconds(), self.max_correction.total_seconds(),
                 )  # fmt: skip
         self._count("sync", "field_visit", sum(c.field_visit for c in result.meters))
+        correctable = [c for c in answered if not c.field_visit]
         if answered:
             result.worst = max(abs(c.drift_before) for c in answered if c.drift_before is not None)
             self._worst[bus] = result.worst.total_seconds()
@@ -278,15 +282,16 @@ class MeterClockSync:
         await self._record_reads(master, result.meters)
         if not answered:
             return self._refuse(result, Outcome.NO_ANSWER, "", "no meter answered a clock read")
-        assert result.worst is not None
-        if any(c.field_visit for c in result.meters):
-            return self._refuse(result, Outcome.TOO_LARGE, "", "not broadcast: a meter needs a field visit")
-        if self.threshold is not None and result.worst <= self.threshold:
+        if not correctable:
+            return self._refuse(result, Outcome.TOO_LARGE, "", "not broadcast: every meter needs a field visit")
+        # what the broadcast can correct decides; the meters beyond the maximum ignore it (§7.6)
+        largest = max(abs(c.drift_before) for c in correctable if c.drift_before is not None)
+        if self.threshold is not None and largest <= self.threshold:
             return result
         today = self.local_now().date()
         if self._synced_on.get(bus) == today:
             return self._refuse(result, Outcome.ALREADY_TODAY, "postponed", "time already broadcast today")
-        if confirm is not None and not await confirm(result.worst):
+        if confirm is not None and not await confirm(largest):
             result.outcome = Outcome.NOT_CONFIRMED
             return result
         sent = self.local_now()
@@ -301,7 +306,7 @@ class MeterClockSync:
         self._count("sync", "ok")
         result.outcome = Outcome.SYNCED
         result.sent = when
-        _LOGGER.info("bus %s: time broadcast %s (largest drift %.0f s)", bus, result.sent, result.worst.total_seconds())
+        _LOGGER.info("bus %s: time broadcast %s (largest correction %.0f s)", bus, result.sent, largest.total_seconds())
         await self.read_drifts(master, [c for c in result.meters if c.drift_before is not None], "after", on_read)
         await self._record_sets(master, result)
         return result
@@ -347,6 +352,8 @@ class MeterClockSync:
                 detail["drift_after_ms"] = ms(check.drift_after)
             else:
                 detail["error"] = check.error
+            if check.field_visit:
+                detail["field_visit"] = True  # it got the broadcast but is beyond what one may correct
             rows.append(
                 LinkEvent(check.meter, at, LinkEventKind.CLOCK_SET, master.name, ms(check.drift_before), detail)
             )
