@@ -34,13 +34,14 @@ def datetime_to_text(moment: datetime) -> str:
     The suffix (RFC 9557 style) lets :func:`datetime_from_text` give back the same ``ZoneInfo``, not only the
     same instant: ``2024-05-01T08:00:00+08:00[Asia/Shanghai]``.
     """
-    # a batch holds few distinct times (one poll round): each is formatted once. The fold is part of the cache
-    # key: within one zone, 01:30 before and after a DST fall-back compare (and hash) equal.
-    return _datetime_to_text(moment, moment.fold)
+    # a batch holds few distinct times (one poll round): each is formatted once. The fold and the tzinfo are part
+    # of the cache key: aware datetimes compare (and hash) by instant, so 01:30 before and after a DST fall-back
+    # in one zone are equal, and so are 08:00+08:00 as a fixed offset and as Asia/Shanghai.
+    return _datetime_to_text(moment, moment.fold, moment.tzinfo)
 
 
 @functools.lru_cache(maxsize=4096)
-def _datetime_to_text(moment: datetime, fold: int) -> str:
+def _datetime_to_text(moment: datetime, fold: int, _zone: object) -> str:
     text = moment.isoformat()
     zone = moment.tzinfo
     if isinstance(zone, ZoneInfo):

@@ -357,3 +357,18 @@ def test_the_two_half_past_ones_of_a_dst_fall_back_come_back_apart(spool: Spool)
     got = spool.peek(10)[1]
     assert [r.ts.utcoffset() for r in got] == [timedelta(hours=-4), timedelta(hours=-5)]
     assert all(identical(a, b) for a, b in zip(got, rows, strict=True))
+
+
+def test_the_same_instant_in_two_zones_comes_back_in_each_zone(spool: Spool) -> None:
+    """Aware datetimes compare by instant: 08:00+08:00 (fixed offset) and 08:00 Asia/Shanghai are equal, and a
+    cache keyed on the datetime alone gave the second the text of the first."""
+    shanghai = datetime(2034, 9, 13, 8, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    fixed = shanghai.replace(tzinfo=timezone(timedelta(hours=8)))
+    rows = [reading(1, ts=shanghai, received_at=fixed), reading(2, ts=fixed, received_at=shanghai)]
+    spool.append(rows)
+    got = spool.peek(10)[1]
+    assert [(type(r.ts.tzinfo), type(r.received_at.tzinfo)) for r in got] == [
+        (ZoneInfo, timezone),
+        (timezone, ZoneInfo),
+    ]
+    assert all(identical(a, b) for a, b in zip(got, rows, strict=True))
