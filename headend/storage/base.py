@@ -137,10 +137,7 @@ def validate_reading(reading: Reading) -> None:
     Checked before anything is acknowledged (spool append) so that a batch in the spool can always be written:
     one bad row must not block the writer forever.
     """
-    for name in ("ts", "received_at"):
-        moment: datetime = getattr(reading, name)
-        if moment.utcoffset() is None:  # also for tzinfo None
-            raise ValueError(f"Reading.{name} must be timezone-aware, got {moment!r}")
+    _check_times(reading, "Reading")
     value = reading.value
     if value is not None:
         if not (isinstance(value, Decimal) and value.is_finite()):
@@ -153,15 +150,28 @@ def validate_reading(reading: Reading) -> None:
         raise ValueError(f"Reading.quality must be a Quality, got {reading.quality!r}")
     if not 0 <= reading.tariff <= _TARIFF_MAX:
         raise ValueError(f"Reading.tariff out of range 0..{_TARIFF_MAX}: {reading.tariff}")
-    if not 0 <= reading.pn <= _PN_MAX:
-        raise ValueError(f"Reading.pn out of range 0..{_PN_MAX}: {reading.pn}")
-    for name in ("meter", "register", "unit", "source", "terminal"):
-        text: str = getattr(reading, name)
-        problem = _text_problem(text)
-        if problem:
-            raise ValueError(f"Reading.{name} {problem}: {text!r}")
+    _check_pn_and_texts(reading, "Reading", ("meter", "register", "unit", "source", "terminal"))
     if not reading.meter or not reading.register:
         raise ValueError(f"Reading.meter and Reading.register must not be empty: {reading.key!r}")
+
+
+def _check_times(record: Reading | Event, kind: str) -> None:
+    """``ts`` and ``received_at`` must be aware (a naive time has no instant)."""
+    for name in ("ts", "received_at"):
+        moment: datetime = getattr(record, name)
+        if moment.utcoffset() is None:  # also for tzinfo None
+            raise ValueError(f"{kind}.{name} must be timezone-aware, got {moment!r}")
+
+
+def _check_pn_and_texts(record: Reading | Event, kind: str, texts: tuple[str, ...]) -> None:
+    """``pn`` fits PostgreSQL integer (and is not negative); the ``texts`` fields are storable text."""
+    if not 0 <= record.pn <= _PN_MAX:
+        raise ValueError(f"{kind}.pn out of range 0..{_PN_MAX}: {record.pn}")
+    for name in texts:
+        text: str = getattr(record, name)
+        problem = _text_problem(text)
+        if problem:
+            raise ValueError(f"{kind}.{name} {problem}: {text!r}")
 
 
 @functools.lru_cache(maxsize=8192)
@@ -187,17 +197,8 @@ def validate_readings(readings: Sequence[Reading]) -> None:
 def validate_event(event: Event) -> None:
     """Raise ``ValueError`` for an event no store can keep: checked before it is acknowledged into the spool,
     like :func:`validate_reading`, so that a spooled event can always be written."""
-    for name in ("ts", "received_at"):
-        moment: datetime = getattr(event, name)
-        if moment.utcoffset() is None:
-            raise ValueError(f"Event.{name} must be timezone-aware, got {moment!r}")
-    if not 0 <= event.pn <= _PN_MAX:
-        raise ValueError(f"Event.pn out of range 0..{_PN_MAX}: {event.pn}")
-    for name in ("code", "terminal", "meter", "source", "key"):
-        text: str = getattr(event, name)
-        problem = _text_problem(text)
-        if problem:
-            raise ValueError(f"Event.{name} {problem}: {text!r}")
+    _check_times(event, "Event")
+    _check_pn_and_texts(event, "Event", ("code", "terminal", "meter", "source", "key"))
     if not event.code:
         raise ValueError("Event.code must not be empty")
     try:
