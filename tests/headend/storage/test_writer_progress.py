@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from pathlib import Path
 
 from headend.storage.base import WriteResult
-from headend.storage.spool import Spool
+from headend.storage.spool import Spool, _FairLock
 from headend.storage.sqlite_store import SqliteStore
 from headend.storage.writer import SpoolWriter
 from tests.headend.storage.helpers import TZ, batch, wait_until
@@ -65,3 +66,27 @@ async def test_the_writer_makes_progress_while_appends_run_continuously(tmp_path
             await task
         await store.close()
         spool.close()
+
+
+def test_the_spool_write_lock_is_granted_in_the_order_asked() -> None:
+    """Whoever waits first goes first (a waiting release is not overtaken by appends that come after it)."""
+    lock = _FairLock()
+    order: list[int] = []
+
+    def take(n: int) -> None:
+        with lock:
+            order.append(n)
+
+    threads = []
+    with lock:  # an append in progress; eight more callers queue up behind it, one after the other
+        for n in range(8):
+            thread = threading.Thread(target=take, args=(n,))
+            thread.start()
+            threads.append(thread)
+            deadline = time.monotonic() + 30
+            while lock._next_ticket < n + 2:  # this caller holds its ticket: the next one asks after it
+                assert time.monotonic() < deadline, "a caller never asked for the lock"
+                time.sleep(0.001)
+    for thread in threads:
+        thread.join(30)
+    assert order == list(range(8))
