@@ -254,6 +254,17 @@ class BusConfig(_Model):
     #: total and tariffs: 0001FF00 (2007) / 901F (1997)
     dis: list[str] = []
     meters: list[DirectMeterConfig] = []
+    #: 日冻结 (DL/T 645-2007 表A.6): read every 2007 meter's last daily freeze once per local day, from
+    #: ``daily_after`` + a spread offset; missing days are backfilled (补抄) per ``[backfill]`` (docs/direct-meters.md)
+    daily_frozen: bool = False
+    #: the daily frozen DIs (上1次), "05060101" forward active total + tariffs; "05060201" reverse active …
+    daily_dis: list[str] = ["05060101"]
+    #: local time after midnight from which the daily frozen data is read ("HH:MM")
+    daily_after: Annotated[str, Field(pattern=_HHMM_RE.pattern)] = "00:05"
+    #: channels are spread over this many seconds after ``daily_after``, by name
+    daily_spread_s: Annotated[float, Field(ge=0)] = 1800.0
+    #: load profiles (负荷记录) of yesterday read with the daily frozen data: 0610xxxx curves, 06000001 records
+    curve_dis: list[str] = []
 
     @field_validator("dis")
     @classmethod

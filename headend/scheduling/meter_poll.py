@@ -14,6 +14,9 @@ ingest/spool pipeline as the concentrator path.
 * Meter clocks: when the channel has a :class:`~headend.collection.meter_clock.MeterClockPlan` (``clock``, set by
   :meth:`headend.channels.direct.DirectMeters.start_clock_checks`) and it is due, the round ends with a clock
   check (DL/T 645 broadcast time) in the same session — for a modem, the same call.
+* Frozen data: likewise with a :class:`~headend.collection.meter_frozen.MeterFrozenPlan` (``frozen``, set by
+  :meth:`headend.channels.direct.DirectMeters.start_frozen`): daily frozen data, load profiles and backfill
+  (补抄) at the end of the round, in the same session.
 * Spread: the first round starts at a random offset within ``jitter × interval``, later rounds every
   ``interval ± jitter × interval / 2``.
 """
@@ -26,6 +29,7 @@ import random
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from headend.channels.serial_bus import BusChannel
 from headend.collection.meter_clock import MeterClockPlan
@@ -37,13 +41,17 @@ from headend.sessions.dlt645_master import BusMaster, MeterIsolated, MeterRead
 from protocols.dlt645.control import Edition
 from protocols.errors import ProtocolError
 
+if TYPE_CHECKING:  # meter_frozen builds its readings with this module's helpers
+    from headend.collection.meter_frozen import MeterFrozenPlan
+
 _LOGGER = logging.getLogger(__name__)
 
 #: forward active energy, total + tariffs (正向有功电能数据块)
 DEFAULT_DIS: dict[Edition, tuple[int, ...]] = {Edition.V2007: (0x0001FF00,), Edition.V1997: (0x901F,)}
 
-#: DL/T 645-2007 表A.1, DI2 (quantity) of a current-value energy DI (DI3 = 00, DI0 = 00) → register, unit
-_ENERGY_2007: dict[int, tuple[str, str]] = {
+#: DL/T 645-2007 表A.1, DI2 (quantity) of a current-value energy DI (DI3 = 00, DI0 = 00) → register, unit; the same
+#: numbering is DI1 of a frozen energy block (表A.6, 0506 01..08 NN)
+ENERGY_2007: dict[int, tuple[str, str]] = {
     0x00: ("energy.active.combined", "kWh"),  # 组合有功
     0x01: ("energy.active.forward", "kWh"),  # 正向有功
     0x02: ("energy.active.reverse", "kWh"),  # 反向有功
@@ -70,9 +78,9 @@ def register_of(di: int, edition: Edition) -> tuple[str, str, int | None] | None
     """
     if edition is Edition.V2007:
         di3, di2, di1, di0 = di.to_bytes(4, "big")
-        if di3 != 0x00 or di0 != 0x00 or di2 not in _ENERGY_2007 or not (di1 <= 0x3F or di1 == 0xFF):
+        if di3 != 0x00 or di0 != 0x00 or di2 not in ENERGY_2007 or not (di1 <= 0x3F or di1 == 0xFF):
             return None
-        register, unit = _ENERGY_2007[di2]
+        register, unit = ENERGY_2007[di2]
         return register, unit, None if di1 == 0xFF else di1
     high, low = di.to_bytes(2, "big")
     direction = {0x10: "forward", 0x20: "reverse"}.get(low & 0xF0)
@@ -106,16 +114,35 @@ def readings_from_read(read: MeterRead, *, ts: datetime, received_at: datetime) 
         return []
     register, unit, tariff = mapped
     numbers = [value.value if isinstance(value.value, Decimal) else None for value in read.values]
+    return meter_readings(
+        read.address, register, unit, numbers, ts=ts, received_at=received_at, source=read.source, tariff=tariff
+    )
+
+
+def meter_readings(
+    meter: str,
+    register: str,
+    unit: str,
+    numbers: Sequence[Decimal | None],
+    *,
+    ts: datetime,
+    received_at: datetime,
+    source: str,
+    tariff: int | None = None,
+    quality: Quality = Quality.OK,
+) -> list[Reading]:
+    """One reading per value of a direct meter's register: ``tariff`` None = the values are total + tariffs (a
+    block), else all under that tariff; a "no value" filler (None) is quality invalid."""
     return [
         Reading(
-            meter=read.address,
+            meter=meter,
             register=register,
             tariff=index if tariff is None else tariff,
             ts=ts,
             value=number,
             unit=unit,
-            quality=Quality.OK if number is not None else Quality.INVALID,
-            source=read.source,
+            quality=quality if number is not None else Quality.INVALID,
+            source=source,
             terminal="",
             pn=0,
             received_at=received_at,
@@ -169,6 +196,7 @@ class MeterPollPlan:
         self._task: asyncio.Task[None] | None = None
         self.completed_rounds = 0
         self.clock: MeterClockPlan | None = None  #: the channel's meter clock checks, run in its rounds
+        self.frozen: MeterFrozenPlan | None = None  #: daily frozen data, curves, backfill, run in its rounds
         self._dis = {
             edition: tuple(int(d, 16) for d in self.config.dis if len(d) == 2 * size) or DEFAULT_DIS[edition]
             for edition, size in ((Edition.V2007, 4), (Edition.V1997, 2))
@@ -209,6 +237,8 @@ class MeterPollPlan:
                         pending.pop(0)
                     if self.clock is not None and self.clock.due():
                         await self._check_clocks(self.clock, master)
+                    if self.frozen is not None and self.frozen.due():
+                        await self._run_guarded(self.frozen.run(master), "frozen data read")
             except ChannelClosed as exc:
                 self.channel.log.warning("session ended with %d meters unread: %s", len(pending), exc)
         for _ in pending:
@@ -218,12 +248,16 @@ class MeterPollPlan:
 
     async def _check_clocks(self, clock: MeterClockPlan, master: BusMaster) -> None:
         """The clock check of the round (failures are logged: the readings of the round stand)."""
+        await self._run_guarded(clock.run(master), "meter clock check")
+
+    async def _run_guarded(self, work: Awaitable[object], what: str) -> None:
+        """An extra of the round (clock check, frozen data): its failure is logged, the round's readings stand."""
         try:
-            await clock.run(master)
+            await work
         except ChannelClosed:
             raise
         except (HeadendError, ProtocolError) as exc:
-            self.channel.log.warning("meter clock check failed: %s", exc)
+            self.channel.log.warning("%s failed: %s", what, exc)
 
     async def _poll_meter(self, address: str) -> int:
         master = self.channel.master

@@ -358,19 +358,21 @@ class BusMaster:
         *,
         edition: Edition | None = None,
         priority: Priority = Priority.SCHEDULED,
+        params: bytes = b"",
     ) -> MeterRead:
         """读数据 (DL/T 645-2007 §7.1 / 1997 01H) of one DI, follow-up frames included
         (:class:`~protocols.dlt645.exchange.ReadExchange`; a retry resends the step that went unanswered).
 
         Raises :class:`ResponseTimeout` (:class:`MeterIsolated` for a scheduled read of a meter in backoff),
         :class:`ChannelClosed`, a :class:`~protocols.errors.Dlt645ErrorResponse` subclass for an abnormal reply,
-        or :class:`~protocols.errors.DecodeError` for a reply that does not decode.
+        or :class:`~protocols.errors.DecodeError` for a reply that does not decode. ``params`` follow the DI in the
+        request (负荷记录 N and start time, :func:`protocols.dlt645.apdu.load_profile_params`).
         """
         state = self.state(address)
         attempts = self._attempts(address, state, priority)
         if edition is None:
             edition = state.edition or await self.detect_edition(address, priority=priority)
-        exchange = ReadExchange(address, di, edition=edition, preamble=self.config.preamble)
+        exchange = ReadExchange(address, di, edition=edition, params=params, preamble=self.config.preamble)
         started = _now()
         for attempt in range(attempts):
             if attempt:
