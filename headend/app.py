@@ -163,6 +163,11 @@ class HeadendApp:
             link_events=self.store.write_link_events,
             host=self.ops.timesync.host,
         )
+        # direct meters' daily frozen data, load profiles, backfill (docs/direct-meters.md "Frozen data and curves")
+        self.direct.start_frozen(
+            zone=cfg.collection.zone, store=self.store, backfill=cfg.backfill, failures=self.ops.failures
+        )
+        self.ops.success.direct = self.direct.success_entries
         self.ops.start()
         self.server = TerminalServer(cfg.server, cfg.session, self.registry, self.metrics, clock=self.clock)
         self.server.on_frame.append(self.collector.on_frame)

@@ -16,8 +16,10 @@ from headend.channels.modem import ModemChannel
 from headend.channels.serial_bus import BusChannel
 from headend.channels.serial_port import SerialChannel
 from headend.channels.tcp_client import TcpClientChannel
+from headend.collection.archive import ArchiveEntry
 from headend.collection.meter_clock import MeterClockPlan, MeterClockSync
 from headend.collection.meter_frozen import MeterFrozenPlan, check_frozen_dis
+from headend.collection.success import FailureLog
 from headend.collection.timesync import HostClock, LinkSink
 from headend.config import DirectConfig
 from headend.config_collection import BackfillConfig, TimeSyncConfig
@@ -94,18 +96,28 @@ class DirectMeters:
                 self.clock_plans.append(plan.clock)
 
     def start_frozen(
-        self, *, zone: ZoneInfo, store: CollectionQueries | None = None, backfill: BackfillConfig | None = None
+        self,
+        *,
+        zone: ZoneInfo,
+        store: CollectionQueries | None = None,
+        backfill: BackfillConfig | None = None,
+        failures: FailureLog | None = None,
     ) -> None:
         """Daily frozen data and load profiles of every channel with ``daily_frozen`` (and meters), in its poll
-        rounds; with ``store`` and ``backfill`` (``[backfill] enabled``), missing days are backfilled too."""
+        rounds; with ``store`` and ``backfill`` (``[backfill] enabled``), missing days are backfilled too; why a
+        meter's day is missing goes to ``failures`` (the success report's reasons)."""
         for plan in self.plans:
             config = plan.channel.config
             if config.daily_frozen and config.meters:
                 plan.frozen = MeterFrozenPlan(
                     plan.channel, self._sink, zone=zone, now=self._now, metrics=self._metrics, store=store,
-                    backfill=backfill,
+                    backfill=backfill, failures=failures,
                 )  # fmt: skip
                 self.frozen_plans.append(plan.frozen)
+
+    def success_entries(self) -> list[ArchiveEntry]:
+        """The direct meters expected in the success rate (:meth:`MeterFrozenPlan.entries`)."""
+        return [entry for plan in self.frozen_plans for entry in plan.entries()]
 
     async def stop(self) -> None:
         for plan in self.plans:

@@ -29,6 +29,10 @@ same channel session (for a modem, the same call), after the current values and 
   04000A02 负荷记录间隔时间, read once per meter) or 06000001 load records (给定时间记录块, each with its time) —
   stored as ``curve.<quantity>`` readings (the names of the AFN0D F81+ curves, :mod:`headend.collect`), ``ts`` =
   the point time. The read's N (负荷记录块数) is at most :data:`POINTS_PER_READ` / :data:`RECORDS_PER_READ`.
+* **Success rate** (采集成功率, :mod:`headend.collection.success`): the channel's 2007 meters are expected
+  (:meth:`MeterFrozenPlan.entries`, terminal ``"direct:<channel>"``, pn = the meter's place on the channel, from 1);
+  why one is missing goes to the shared :class:`~headend.collection.success.FailureLog` (meter not answering,
+  denied, decode error, channel down = ``terminal_offline``).
 """
 
 from __future__ import annotations
@@ -41,8 +45,10 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from headend.channels.serial_bus import BusChannel
+from headend.collection.archive import ArchiveEntry
 from headend.collection.ops_metrics import ops_metrics
 from headend.collection.plans import daily_due
+from headend.collection.success import FailureLog, Reason
 from headend.config import BusConfig, PlanConfig
 from headend.config_collection import BackfillConfig
 from headend.errors import ChannelClosed, ConfigError, ConfigProblem, ResponseTimeout
@@ -67,6 +73,7 @@ LOAD_RECORDS_AT = 0x06000001  #: 给定时间记录块 (表A.7): N records from 
 INTERVAL_DI = 0x04000A02  #: 第1类负荷记录间隔时间, minutes (表A.5)
 POINTS_PER_READ = 48  #: curve points asked in one 0610xxxx read
 RECORDS_PER_READ = 8  #: load records asked in one 06000001 read (≈100 bytes each)
+DIRECT_TERMINAL = "direct:{}"  #: the ``terminal`` of a direct channel in the success rate
 
 _PHASE_SUFFIX = {"TOTAL": "", "A": ".a", "B": ".b", "C": ".c"}
 #: value name (of a 0610xxxx curve, after ``CURVE_``, or a load-record field) → quantity of the ``curve.`` register
@@ -177,8 +184,12 @@ class MeterFrozenPlan:
         metrics: Metrics,
         store: CollectionQueries | None = None,
         backfill: BackfillConfig | None = None,
+        failures: FailureLog | None = None,
     ) -> None:
         self.channel = channel
+        self.terminal = DIRECT_TERMINAL.format(channel.name)
+        self.pns = {meter.address: pn for pn, meter in enumerate(channel.config.meters, start=1)}
+        self.failures = failures
         self.config = channel.config
         self._sink = sink
         self.zone = zone
@@ -202,6 +213,26 @@ class MeterFrozenPlan:
 
     def local_now(self) -> datetime:
         return self._now().astimezone(self.zone)
+
+    def entries(self) -> list[ArchiveEntry]:
+        """The meters expected in the success rate: every meter of the channel but those known to speak
+        DL/T 645-1997 (configured so, or found so), which have no daily freeze."""
+        known = {m.address: m.edition for m in self.config.meters}
+        return [
+            ArchiveEntry(self.terminal, pn, address, baud=self.config.baud)
+            for address, pn in self.pns.items()
+            if known[address] != "1997" and self.channel.master.state(address).edition is not Edition.V1997
+        ]
+
+    def _record(self, address: str, day: date, reason: Reason | None, detail: str = "") -> None:
+        """Why ``address`` has no daily data of freeze date ``day`` (None: it has now)."""
+        if self.failures is None:
+            return
+        pn = self.pns.get(address, 0)
+        if reason is None:
+            self.failures.clear(self.terminal, [pn], day)
+        else:
+            self.failures.record(self.terminal, [pn], day, reason, detail, self._now())
 
     def due_at(self, day: date) -> datetime:
         """When the daily read of ``day`` (the freeze at its 00:00) is due: ``daily_after`` + the spread offset."""
@@ -265,18 +296,20 @@ class MeterFrozenPlan:
                     )  # fmt: skip
                     self._count("frozen_other_day")
                     result.other_day[address] = stamp
-                await self._submit(
-                    await self._values(master, address, 1, stamp, Quality.OK, Priority.SCHEDULED), result
-                )
+                values = await self._values(master, address, 1, stamp, Quality.OK, Priority.SCHEDULED)
+                await self._submit(values, result)
                 result.daily[address] = stamp
+                self._record(address, stamp.date(), None)
             for di in self.curve_dis:
                 readings = await self._curve(master, address, di, today)
                 result.curve_points += len(readings)
                 await self._submit(readings, result)
-        except ChannelClosed:
+        except ChannelClosed as exc:
+            self._record(address, today, Reason.TERMINAL_OFFLINE, str(exc))
             raise
         except (ResponseTimeout, DeviceError, DecodeError) as exc:
             self._failed(address, exc, result)
+            self._record(address, today, _reason(exc), str(exc))
 
     def _skip_1997(self, address: str, result: FrozenRun) -> None:
         result.skipped.append(address)
@@ -392,20 +425,21 @@ class MeterFrozenPlan:
                 readings = await self._backfill_day(master, address, day, (today - day).days + 1)
             except ChannelClosed:
                 raise
-            except ResponseTimeout as exc:
-                silent.add(address)
+            except (ResponseTimeout, DeviceError, DecodeError) as exc:
+                if isinstance(exc, ResponseTimeout):
+                    silent.add(address)
                 self._failed(address, exc, result)
-                self._ops.backfill_requests.labels("meter_not_answering").inc()
-                continue
-            except (DeviceError, DecodeError) as exc:
-                self._failed(address, exc, result)
-                self._ops.backfill_requests.labels("error").inc()
+                self._record(address, day, _reason(exc), str(exc))
+                self._ops.backfill_requests.labels(_reason(exc).value).inc()
                 continue
             self._ops.backfill_requests.labels("ok" if readings else "not_held").inc()
             if readings:
                 result.backfilled.add((address, day))
                 self._ops.backfill_readings.inc(len(readings))
                 await self._submit(readings, result)
+                self._record(address, day, None)
+            else:
+                self._record(address, day, Reason.METER_NOT_ANSWERING, f"the meter holds no daily freeze of {day}")
 
     async def _backfill_day(self, master: BusMaster, address: str, day: date, nn: int) -> list[Reading]:
         """The freeze of ``day`` from the meter's 上NN次 (NN corrected once when the numbering has shifted), or
@@ -422,3 +456,10 @@ class MeterFrozenPlan:
             nn += (stamp.date() - day).days  # an older freeze at NN: the wanted one is more recent, and so on
         _LOGGER.info("bus %s: meter %s holds no daily freeze of %s", self.channel.name, address, day)
         return []
+
+
+def _reason(exc: Exception) -> Reason:
+    """The success report's reason for a failed read."""
+    if isinstance(exc, ResponseTimeout):
+        return Reason.METER_NOT_ANSWERING
+    return Reason.DENIED if isinstance(exc, DeviceError) else Reason.DECODE_ERROR

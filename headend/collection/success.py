@@ -149,16 +149,21 @@ class SuccessRate:
         self.failures = failures
         self._online = online
         self._now = now
+        #: meters on direct channels (DL/T 645 日冻结, :meth:`headend.channels.direct.DirectMeters.success_entries`:
+        #: terminal ``"direct:<channel>"``, pn = the meter's place on it), expected beside the archive's; their
+        #: channels count as online (a call-based channel is reached when needed)
+        self.direct: Callable[[], Iterable[ArchiveEntry]] | None = None
 
     async def update(self, day: date) -> tuple[list[SuccessRow], list[MissingMeter]]:
         """Recompute ``day`` from what the store holds, save it, and set the gauges from its overall row."""
         present = await self._store.frozen_days(day, day + timedelta(days=1))
+        direct = list(self.direct()) if self.direct is not None else []
         rows, missing = compute(
             day,
-            self.archive.entries(),
+            [*self.archive.entries(), *direct],
             present,
             failures=self.failures,
-            online=set(self._online()),
+            online={*self._online(), *(e.terminal for e in direct)},
             computed_at=self._now(),
         )
         await self._store.save_success(rows, missing)

@@ -21,9 +21,12 @@ from typing import Any
 import pytest
 
 from concentrator_sim.meters.model import Dlt645Meter
+from headend.app import HeadendApp
 from headend.channels.direct import DirectMeters
+from headend.collection.archive import Archive
 from headend.collection.meter_frozen import FrozenRun, MeterFrozenPlan, check_frozen_dis, curve_readings, nth
-from headend.config import DirectConfig, TcpChannelConfig
+from headend.collection.success import FailureLog, SuccessRate
+from headend.config import Config, DirectConfig, MetricsConfig, ServerConfig, StorageConfig, TcpChannelConfig
 from headend.config_collection import BackfillConfig
 from headend.errors import ConfigError
 from headend.metrics import Metrics
@@ -32,7 +35,7 @@ from headend.sessions.dlt645_master import MeterRead
 from headend.storage.sqlite_store import SqliteStore
 from protocols.dlt645.apdu import Value
 from protocols.dlt645.control import Edition
-from tests.headend.direct.helpers import DEADLINE_S
+from tests.headend.direct.helpers import DEADLINE_S, eventually
 from tests.headend.direct.test_meter_clock import OLD, SILENT, ShiftedClock, sim_bus
 from tests.headend.storage.helpers import TZ
 
@@ -104,6 +107,7 @@ async def rig(
     offsets: dict[str, float],
     *,
     backfill: BackfillConfig = NO_BACKFILL,
+    failures: FailureLog | None = None,
     **channel: Any,
 ) -> AsyncIterator[Rig]:
     clock = ShiftedClock(start)
@@ -118,7 +122,7 @@ async def rig(
             await store.write(readings)
 
         direct = DirectMeters(DirectConfig(tcp=[config]), metrics, sink, now=clock)
-        direct.start_frozen(zone=TZ, store=store, backfill=backfill)
+        direct.start_frozen(zone=TZ, store=store, backfill=backfill, failures=failures)
         (bus_channel,) = direct.channels
         bus_channel.start()
         try:
@@ -300,3 +304,54 @@ def test_good_frozen_dis_are_accepted() -> None:
 def test_bad_frozen_dis_are_refused_at_start(field: str, bad: list[str]) -> None:
     with pytest.raises(ConfigError, match=field):
         check_frozen_dis(TcpChannelConfig.model_validate({"host": "h", "port": 1, field: bad}), "direct.tcp.0")
+
+
+async def test_direct_meters_count_in_the_success_rate_with_their_reasons(tmp_path: Path) -> None:
+    failures = FailureLog()
+    async with rig(tmp_path, at(MAY2, 0, 10), {A: 0.0, B: 0.0, OLD: 0.0}, failures=failures) as r:
+        await r.round()
+        success = SuccessRate(Archive(), r.store, metrics=r.metrics, failures=failures, online=list, now=r.clock)
+        success.direct = r.direct.success_entries
+        rows, missing = await success.update(MAY2)
+        overall, channel = rows
+        # A and B read, the silent meter not; the 1997 meter (found so) is not expected: it has no daily freeze
+        assert (overall.terminal, overall.expected, overall.complete_first_pass, overall.complete) == ("", 3, 2, 2)
+        assert (channel.terminal, channel.expected) == ("direct:bus1", 3)
+        (gone,) = missing
+        assert (gone.meter, gone.terminal, gone.reason) == (SILENT, "direct:bus1", "meter_not_answering")
+        assert r.sample("headend_collection_success_ratio", **{"pass": "first"}) == 2 / 3
+
+
+async def test_the_daemon_reads_direct_frozen_data_and_backfills_in_its_poll_rounds(tmp_path: Path) -> None:
+    clock = ShiftedClock(at(MAY2, 0, 10))
+    settings: dict[str, Any] = {"daily_frozen": True, "daily_spread_s": 0, "interval_s": 0.2, "jitter": 0}
+    async with sim_bus(clock, {A: 0.0}, **settings) as (bus, channel):
+        config = Config(
+            server=ServerConfig(host="127.0.0.1", port=0),
+            metrics=MetricsConfig(enabled=False),
+            storage=StorageConfig(sqlite_path=tmp_path / "h.sqlite3", spool_path=tmp_path / "spool.sqlite3"),
+            direct=DirectConfig(tcp=[channel]),
+            backfill=BackfillConfig(days=3),
+        )
+        app = HeadendApp(config, now=clock)
+        await app.start()
+        try:
+            assert app.direct is not None
+            (plan,) = app.direct.frozen_plans
+            await eventually(lambda: plan.last is not None and len(plan.last.backfilled) == 2, "a backfill run")
+        finally:
+            await app.stop()
+        meter: Dlt645Meter = bus.meter(A).meter
+    with sqlite3.connect(config.storage.sqlite_path) as db:
+        rows = db.execute(
+            "SELECT ts, quality FROM frozen_readings WHERE meter = ? AND register = 'daily.energy.active.forward'"
+            " AND tariff = 0",
+            (A,),
+        ).fetchall()
+    days = [record.at.replace(tzinfo=TZ) for record in list(meter.daily)[:3]]
+    assert sorted((datetime.fromisoformat(ts), q) for ts, q in rows) == [
+        (days[2], "backfilled"),
+        (days[1], "backfilled"),
+        (days[0], "ok"),
+    ]
+    assert days[0] == at(MAY2, 0)
