@@ -305,11 +305,13 @@ class MeterFrozenPlan:
                 result.curve_points += len(readings)
                 await self._submit(readings, result)
         except ChannelClosed as exc:
-            self._record(address, today, Reason.TERMINAL_OFFLINE, str(exc))
+            if address not in result.daily:
+                self._record(address, today, Reason.TERMINAL_OFFLINE, str(exc))
             raise
         except (ResponseTimeout, DeviceError, DecodeError) as exc:
             self._failed(address, exc, result)
-            self._record(address, today, _reason(exc), str(exc))
+            if address not in result.daily:  # a failed curve read leaves the stored daily values complete
+                self._record(address, today, _reason(exc), str(exc))
 
     def _skip_1997(self, address: str, result: FrozenRun) -> None:
         result.skipped.append(address)

@@ -26,7 +26,15 @@ from headend.channels.direct import DirectMeters
 from headend.collection.archive import Archive
 from headend.collection.meter_frozen import FrozenRun, MeterFrozenPlan, check_frozen_dis, curve_readings, nth
 from headend.collection.success import FailureLog, SuccessRate
-from headend.config import Config, DirectConfig, MetricsConfig, ServerConfig, StorageConfig, TcpChannelConfig
+from headend.config import (
+    Config,
+    DirectConfig,
+    DirectMeterConfig,
+    MetricsConfig,
+    ServerConfig,
+    StorageConfig,
+    TcpChannelConfig,
+)
 from headend.config_collection import BackfillConfig
 from headend.errors import ConfigError
 from headend.metrics import Metrics
@@ -36,7 +44,9 @@ from headend.storage.sqlite_store import SqliteStore
 from protocols.dlt645.apdu import Value
 from protocols.dlt645.control import Edition
 from tests.headend.direct.helpers import DEADLINE_S, eventually
+from tests.headend.direct.scripted_bus import ScriptedMeter, ScriptedModem
 from tests.headend.direct.test_meter_clock import OLD, SILENT, ShiftedClock, sim_bus
+from tests.headend.direct.test_modem import modem_config
 from tests.headend.storage.helpers import TZ
 
 A, B = "000000000001", "000000000002"
@@ -355,3 +365,35 @@ async def test_the_daemon_reads_direct_frozen_data_and_backfills_in_its_poll_rou
         (days[0], "ok"),
     ]
     assert days[0] == at(MAY2, 0)
+
+
+async def test_a_modem_channel_reads_frozen_data_in_the_same_call(tmp_path: Path) -> None:
+    """Scripted meters behind a scripted Hayes modem: the poll round's current values and the daily frozen data
+    come in one call (one ATD, one ATH)."""
+    now = datetime(2024, 5, 2, 1, 0, tzinfo=TZ)
+    freeze = datetime(2024, 5, 2, 0, 0)
+    registers: dict[int, Any] = {
+        0x0001FF00: [Decimal("10.00"), Decimal("1.00")],
+        0x05060001: [freeze],
+        0x05060101: [Decimal("9.50"), Decimal("0.50")],
+    }
+    scripted = [ScriptedMeter(address, dict(registers)) for address in (A, B)]
+    collected: list[Reading] = []
+
+    async def sink(readings: Sequence[Reading]) -> None:
+        collected.extend(readings)
+
+    metrics = Metrics()
+    modem = ScriptedModem(tmp_path, scripted)
+    async with modem:
+        config = modem_config(modem.path, daily_frozen=True, daily_spread_s=0)
+        config = config.model_copy(update={"meters": [DirectMeterConfig(address=a, edition="2007") for a in (A, B)]})
+        direct = DirectMeters(DirectConfig(modem=[config]), metrics, sink, now=lambda: now)
+        direct.start_frozen(zone=TZ)
+        async with asyncio.timeout(DEADLINE_S):
+            await direct.plans[0].poll_round()
+        await direct.stop()
+    assert [c for c in modem.commands if c.startswith("AT")] == ["ATZ", "ATE0V1", "ATD02087654321", "ATH"]
+    daily = {(r.meter, r.tariff): (r.value, r.ts) for r in collected if r.register == "daily.energy.active.forward"}
+    stamp = freeze.replace(tzinfo=TZ)
+    assert daily == {(m, t): (v, stamp) for m in (A, B) for t, v in enumerate([Decimal("9.50"), Decimal("0.50")])}
