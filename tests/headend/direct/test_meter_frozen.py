@@ -367,11 +367,10 @@ async def test_the_daemon_reads_direct_frozen_data_and_backfills_in_its_poll_rou
     assert days[0] == at(MAY2, 0)
 
 
-async def test_a_modem_channel_reads_frozen_data_in_the_same_call(tmp_path: Path) -> None:
-    """Scripted meters behind a scripted Hayes modem: the poll round's current values and the daily frozen data
-    come in one call (one ATD, one ATH)."""
+async def modem_round(tmp_path: Path, freeze: datetime) -> tuple[list[Reading], ScriptedModem, Metrics]:
+    """One poll round at 2024-05-02 01:00 of meters A and B behind a scripted Hayes modem, whose last daily freeze
+    (05060001) is ``freeze``: the readings handed over."""
     now = datetime(2024, 5, 2, 1, 0, tzinfo=TZ)
-    freeze = datetime(2024, 5, 2, 0, 0)
     registers: dict[int, Any] = {
         0x0001FF00: [Decimal("10.00"), Decimal("1.00")],
         0x05060001: [freeze],
@@ -393,7 +392,25 @@ async def test_a_modem_channel_reads_frozen_data_in_the_same_call(tmp_path: Path
         async with asyncio.timeout(DEADLINE_S):
             await direct.plans[0].poll_round()
         await direct.stop()
+    return collected, modem, metrics
+
+
+async def test_a_modem_channel_reads_frozen_data_in_the_same_call(tmp_path: Path) -> None:
+    """The poll round's current values and the daily frozen data come in one call (one ATD, one ATH)."""
+    freeze = datetime(2024, 5, 2, 0, 0)
+    collected, modem, _ = await modem_round(tmp_path, freeze)
     assert [c for c in modem.commands if c.startswith("AT")] == ["ATZ", "ATE0V1", "ATD02087654321", "ATH"]
     daily = {(r.meter, r.tariff): (r.value, r.ts) for r in collected if r.register == "daily.energy.active.forward"}
     stamp = freeze.replace(tzinfo=TZ)
     assert daily == {(m, t): (v, stamp) for m in (A, B) for t, v in enumerate([Decimal("9.50"), Decimal("0.50")])}
+    assert {r.meter for r in collected if r.register == "energy.active.forward"} == {A, B}
+
+
+async def test_a_freeze_time_that_is_not_a_midnight_is_not_stored(tmp_path: Path) -> None:
+    collected, _, metrics = await modem_round(tmp_path, datetime(2024, 5, 1, 23, 58))
+    assert [r for r in collected if r.register.startswith("daily.")] == []
+    assert {r.register for r in collected} == {"energy.active.forward"}  # the current values still came
+    assert (
+        metrics.registry.get_sample_value("headend_direct_reads_total", {"kind": "modem", "result": "frozen_bad_time"})
+        == 2
+    )
