@@ -411,7 +411,11 @@ class MeterFrozenPlan:
         return [(meter, day) for day in days for meter in self.addresses if (meter, day) not in present]
 
     async def _backfill(self, master: BusMaster, config: BackfillConfig, result: FrozenRun) -> None:
-        wanted = await self.missing(config)
+        try:
+            wanted = await self.missing(config)
+        except Exception:  # the store is unreachable: the next run asks again; the round stands (STYLE.md §3.4)
+            _LOGGER.exception("bus %s: backfill skipped: the store could not be asked", self.channel.name)
+            return
         today = self.local_now().date()
         silent = set(master.isolated())  #: meters in backoff are left for a later run, not counted
         budget = config.max_requests_per_terminal

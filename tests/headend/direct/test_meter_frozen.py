@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -40,6 +40,7 @@ from headend.errors import ConfigError
 from headend.metrics import Metrics
 from headend.readings import Reading
 from headend.sessions.dlt645_master import MeterRead
+from headend.storage.collection import CollectionQueries
 from headend.storage.sqlite_store import SqliteStore
 from protocols.dlt645.apdu import Value
 from protocols.dlt645.control import Edition
@@ -414,3 +415,19 @@ async def test_a_freeze_time_that_is_not_a_midnight_is_not_stored(tmp_path: Path
         metrics.registry.get_sample_value("headend_direct_reads_total", {"kind": "modem", "result": "frozen_bad_time"})
         == 2
     )
+
+
+class _DownStore:
+    async def frozen_days(self, since: date, until: date, *, register: str = "") -> dict[tuple[str, date], bool]:
+        raise OSError("database unreachable")
+
+
+async def test_an_unreachable_store_skips_the_backfill_not_the_round(tmp_path: Path) -> None:
+    backfill = BackfillConfig(days=3, after_plan_s=0)
+    async with rig(tmp_path, at(MAY2, 0, 10), {A: 0.0}, backfill=backfill) as r:
+        r.plan._store = cast(CollectionQueries, _DownStore())
+        await r.round()
+        run = r.last()
+        assert run is not None and set(run.daily) == {A} and run.backfilled == set()
+        assert r.direct.plans[0].completed_rounds == 1
+        assert set(r.frozen()) == {(A, at(MAY2, 0))}
