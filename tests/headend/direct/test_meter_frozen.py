@@ -425,7 +425,7 @@ class _DownStore:
 async def test_an_unreachable_store_skips_the_backfill_not_the_round(tmp_path: Path) -> None:
     backfill = BackfillConfig(days=3, after_plan_s=0)
     async with rig(tmp_path, at(MAY2, 0, 10), {A: 0.0}, backfill=backfill) as r:
-        r.plan._store = cast(CollectionQueries, _DownStore())
+        r.plan._store = cast("CollectionQueries", _DownStore())
         await r.round()
         run = r.last()
         assert run is not None and set(run.daily) == {A} and run.backfilled == set()
