@@ -431,3 +431,13 @@ async def test_an_unreachable_store_skips_the_backfill_not_the_round(tmp_path: P
         assert run is not None and set(run.daily) == {A} and run.backfilled == set()
         assert r.direct.plans[0].completed_rounds == 1
         assert set(r.frozen()) == {(A, at(MAY2, 0))}
+
+
+async def test_reverse_active_daily_frozen_on_request(tmp_path: Path) -> None:
+    async with rig(tmp_path, at(MAY2, 0, 10), {A: 0.0}, daily_dis=["05060101", "05060201"]) as r:
+        await r.round()
+        meter = r.meter(A)
+        record = meter.daily[0]
+        reverse = dict(enumerate(meter.registers.snapshot(record.instant).values(0x02)))
+        assert r.frozen("daily.energy.active.reverse") == {(A, at(MAY2, 0)): {t: (v, "ok") for t, v in reverse.items()}}
+        assert r.frozen() == _expected(r, A, 1, "ok")
