@@ -266,7 +266,7 @@ class BusConfig(_Model):
     #: load profiles (负荷记录) of yesterday read with the daily frozen data: 0610xxxx curves, 06000001 records
     curve_dis: list[str] = []
 
-    @field_validator("dis")
+    @field_validator("dis", "daily_dis", "curve_dis")
     @classmethod
     def _dis_are_hex(cls, value: list[str]) -> list[str]:
         for di in value:

@@ -51,10 +51,10 @@ from headend.collection.plans import daily_due
 from headend.collection.success import FailureLog, Reason
 from headend.config import BusConfig, PlanConfig
 from headend.config_collection import BackfillConfig
-from headend.errors import ChannelClosed, ConfigError, ConfigProblem, ResponseTimeout
+from headend.errors import ChannelClosed, ResponseTimeout
 from headend.metrics import Metrics
 from headend.readings import Quality, Reading, ReadingKind
-from headend.scheduling.meter_poll import ENERGY_2007, meter_readings
+from headend.scheduling.meter_poll import ENERGY_2007, dis_problems, meter_readings, refuse_dis
 from headend.sessions.dlt645_master import BusMaster, MeterRead
 from headend.sessions.priority import Priority
 from headend.storage.collection import DAILY_REGISTER, CollectionQueries
@@ -102,21 +102,25 @@ def nth(di: int, nn: int) -> int:
 def check_frozen_dis(config: BusConfig, where: str) -> None:
     """Refuse, at start, ``daily_dis`` that are not 表A.6 日冻结 energy blocks of the last freeze (0506 01..08 01)
     and ``curve_dis`` that are neither a 0610xxxx curve nor 06000001 (ConfigError naming ``where``)."""
-    problems = []
-    for text in config.daily_dis:
-        di = int(text, 16) if len(text) == 8 and _is_hex(text) else -1
-        if di >> 16 != DAILY or (di >> 8) & 0xFF not in ENERGY_2007 or di & 0xFF != 1:
-            problems.append(ConfigProblem(where, None, "daily_dis", f"DI {text} is not a daily frozen energy block"))
-    for text in config.curve_dis:
-        di = int(text, 16) if len(text) == 8 and _is_hex(text) else -1
-        if di != LOAD_RECORDS_AT and not (di >> 16 == 0x0610 and di & 0xFFFF in CURVES):
-            problems.append(ConfigProblem(where, None, "curve_dis", f"DI {text} is not a 0610xxxx curve or 06000001"))
-    if problems:
-        raise ConfigError(problems)
+    refuse_dis(
+        dis_problems(where, "daily_dis", config.daily_dis, _daily_block, "a daily frozen energy block (0506xx01)")
+        + dis_problems(where, "curve_dis", config.curve_dis, _load_profile, "a 0610xxxx curve or 06000001")
+    )
 
 
-def _is_hex(text: str) -> bool:
-    return all(c in "0123456789abcdefABCDEF" for c in text)
+def _di(text: str) -> int:
+    """A 2007 DI from its hex text, -1 when it is not 8 hex digits."""
+    return int(text, 16) if len(text) == 8 and all(c in "0123456789abcdefABCDEF" for c in text) else -1
+
+
+def _daily_block(text: str) -> bool:
+    di = _di(text)
+    return di >> 16 == DAILY and (di >> 8) & 0xFF in ENERGY_2007 and di & 0xFF == 1
+
+
+def _load_profile(text: str) -> bool:
+    di = _di(text)
+    return di == LOAD_RECORDS_AT or (di >> 16 == 0x0610 and di & 0xFFFF in CURVES)
 
 
 def daily_register(di: int) -> tuple[str, str]:

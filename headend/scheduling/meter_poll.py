@@ -92,13 +92,24 @@ def register_of(di: int, edition: Edition) -> tuple[str, str, int | None] | None
 
 def check_dis(dis: Sequence[str], where: str) -> None:
     """Refuse, at start, DIs whose values have no register (ConfigError naming ``where``)."""
-    problems = []
-    for text in dis:
-        edition = Edition.V2007 if len(text) == 8 else Edition.V1997
-        if register_of(int(text, 16), edition) is None:
-            problems.append(ConfigProblem(where, None, "dis", f"DI {text} is not a current energy value"))
+    refuse_dis(dis_problems(where, "dis", dis, _current_energy, "a current energy value"))
+
+
+def _current_energy(text: str) -> bool:
+    return register_of(int(text, 16), Edition.V2007 if len(text) == 8 else Edition.V1997) is not None
+
+
+def dis_problems(
+    where: str, key: str, dis: Sequence[str], accepted: Callable[[str], bool], what: str
+) -> list[ConfigProblem]:
+    """A problem for every DI of ``dis`` (hex text) that ``accepted`` refuses: "DI <text> is not <what>"."""
+    return [ConfigProblem(where, None, key, f"DI {text} is not {what}") for text in dis if not accepted(text)]
+
+
+def refuse_dis(problems: Sequence[ConfigProblem]) -> None:
+    """Raise ConfigError when there are problems (the daemon refuses to start)."""
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(list(problems))
 
 
 def read_time(now: datetime) -> datetime:
