@@ -8,7 +8,8 @@
   terminals) are judged the same way once per ``[timesync] interval_s`` (:meth:`CollectionOps.on_frame`).
 - Every ``[timesync] interval_s`` of head-end time: every online terminal's clock is checked.
 - Every ``[backfill] interval_s`` of head-end time: a backfill run, then the success rate of every freeze date
-  it covers is recomputed, stored and exported (only with a non-empty archive: without one nothing is expected).
+  it covers is recomputed, stored and exported (only when meters are expected: a non-empty archive, or direct
+  meters with daily frozen data, ``SuccessRate.direct``; otherwise nothing is expected).
 - :meth:`CollectionOps.map_meters` gives readings of archived points the meter address (the app applies it to
   everything submitted).
 
@@ -210,9 +211,15 @@ class CollectionOps:
         if cfg.timesync.enabled and (self.next_timesync is None or now >= self.next_timesync):
             self.next_timesync = now + timedelta(seconds=cfg.timesync.interval_s)
             await self.timesync.run_round(list(self._registry))
-        if cfg.backfill.enabled and len(self.archive) and (self.next_backfill is None or now >= self.next_backfill):
+        due = self.next_backfill is None or now >= self.next_backfill
+        if cfg.backfill.enabled and due and self._expects_meters():
             self.next_backfill = now + timedelta(seconds=cfg.backfill.interval_s)
             await self.backfill_round()
+
+    def _expects_meters(self) -> bool:
+        """Whether a success rate means anything: archived terminal meters, or daily-frozen direct meters."""
+        direct = self.success.direct
+        return bool(len(self.archive)) or (direct is not None and any(True for _ in direct()))
 
     async def backfill_round(self) -> BackfillResult:
         """A backfill run, then the success rate of each freeze date it covers (oldest first)."""

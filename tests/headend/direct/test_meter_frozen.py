@@ -350,10 +350,15 @@ async def test_the_daemon_reads_direct_frozen_data_and_backfills_in_its_poll_rou
             assert app.direct is not None
             (plan,) = app.direct.frozen_plans
             await eventually(lambda: plan.last is not None and len(plan.last.backfilled) == 2, "a backfill run")
+            # no [archive]: the direct meters alone make the success rate worth computing
+            assert app.ops is not None
+            await eventually(lambda: app.ops is not None and app.ops.last_backfill is not None, "a success update")
         finally:
             await app.stop()
         meter: Dlt645Meter = bus.meter(A).meter
     with sqlite3.connect(config.storage.sqlite_path) as db:
+        success = db.execute("SELECT terminal, expected FROM collection_success WHERE day = '2024-05-02'").fetchall()
+        assert sorted(success) == [("", 2), ("direct:bus1", 2)]  # meter A and the silent one
         rows = db.execute(
             "SELECT ts, quality FROM frozen_readings WHERE meter = ? AND register = 'daily.energy.active.forward'"
             " AND tariff = 0",
