@@ -36,23 +36,25 @@ class Ingest:
         self._queue: list[tuple[Sequence[Reading], Sequence[Event], asyncio.Future[None]]] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self.spool_full = False
 
     def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.create_task(self._run(), name="ingest")
 
     async def stop(self) -> None:
-        """Commit what was already submitted, then stop."""
+        """Commit what was already submitted, then stop.
+
+        The commit loop ends by itself once the queue is empty: cancelling it could leave a group commit running
+        in its worker thread (a thread cannot be cancelled), which then lands in the spool after the writer's
+        final drain — durable, but not acknowledged and not written until the next start.
+        """
         if self._task is None:
             return
+        self._stopping = True
         self._wakeup.set()
-        while self._queue:
-            await self._commit_some()
-        self._task.cancel()
-        try:
-            await self._task
-        except asyncio.CancelledError:
-            pass
+        await self._task
         self._task = None
 
     async def submit(self, readings: Sequence[Reading], events: Sequence[Event] = ()) -> None:
@@ -72,6 +74,8 @@ class Ingest:
             self._wakeup.clear()
             while self._queue:
                 await self._commit_some()
+            if self._stopping:
+                return
 
     async def _commit_some(self) -> None:
         batch: list[tuple[Sequence[Reading], Sequence[Event], asyncio.Future[None]]] = []
