@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from concentrator_sim.fleet import Fleet, FleetConfig
+from concentrator_sim.fleet import Fleet, FleetConfig, SimClock
 from concentrator_sim.model import expected_indication
 from headend.app import HeadendApp
 from headend.config import CollectionConfig, Config, MetricsConfig, ServerConfig, SessionConfig, StorageConfig
@@ -99,6 +99,41 @@ async def running(config: Config, **fleet: Any) -> AsyncIterator[tuple[HeadendAp
     try:
         await sim.start()
         yield app, sim, ack
+    finally:
+        await sim.stop()
+        await app.stop()
+
+
+@dataclass
+class SimulatedDays:
+    """The daemon and a fleet on one fast clock (:func:`simulated_days`); ``clocks[-1]`` is the clock in force."""
+
+    app: HeadendApp
+    sim: Fleet
+    clocks: list[SimClock]
+
+    def clock(self) -> datetime:
+        return self.clocks[-1]()
+
+    def slow_down(self, speed: float) -> None:
+        """From now on, ``speed`` simulated seconds per real second (for the daemon and the fleet alike)."""
+        self.clocks.append(SimClock(self.clock(), speed))
+
+
+@asynccontextmanager
+async def simulated_days(config: Config, start: datetime, speed: float, **fleet: Any) -> AsyncIterator[SimulatedDays]:
+    """The daemon with an injected clock and the fleet sharing it: the clock stands at ``start`` while the daemon
+    starts (migrations take real seconds: hours of simulated time), then runs at ``speed``."""
+    clocks = [SimClock(start, 0.0)]
+    app = HeadendApp(config, now=lambda: clocks[-1]())
+    await app.start()
+    clocks.append(SimClock(start, speed))
+    assert app.server is not None
+    config_ = fleet_config(app.server.port, as_of=start.isoformat(), speed=speed, tick_s=0.05, **fleet)
+    sim = Fleet(config_, clock=lambda: clocks[-1]())
+    try:
+        await sim.start()
+        yield SimulatedDays(app, sim, clocks)
     finally:
         await sim.stop()
         await app.stop()

@@ -10,10 +10,8 @@ from pathlib import Path
 
 import psycopg
 
-from concentrator_sim.fleet import Fleet, SimClock
-from headend.app import HeadendApp
 from headend.config import CollectionConfig, PlanConfig
-from tests.e2e.fleet_harness import ZONE, daemon_config, eventually, fleet_config, sample
+from tests.e2e.fleet_harness import ZONE, daemon_config, eventually, sample, simulated_days
 
 CONCENTRATORS, METERS = 40, 8
 #: simulated seconds per real second: a day in 12 s
@@ -41,29 +39,14 @@ async def test_daily_frozen_data_of_several_days_reaches_the_database(tmp_path: 
     plans = PlanConfig(realtime_fns=[], daily_after="00:05", daily_spread_s=3600, event_fns=[], monthly_fns=[])
     collection = CollectionConfig(points=f"1-{METERS}", tick_s=0.02, backoff_base_s=60, backoff_cap_s=600, plans=plans)
     config = base.model_copy(update={"collection": collection})
-    clocks = [SimClock(START, 0.0)]  # stands still while the daemon starts (migrations: hours of simulated time)
-    app = HeadendApp(config, now=lambda: clocks[-1]())
-    await app.start()
-    clock = SimClock(START, SPEED)
-    clocks.append(clock)
-    assert app.server is not None
-    sim = Fleet(
-        fleet_config(
-            app.server.port,
-            concentrators=CONCENTRATORS,
-            meters=METERS,
-            as_of=START.isoformat(),
-            speed=SPEED,
-            tick_s=0.05,
-            # a tenth of the terminals lose power 00:30 on the 21st for a day: the others must not wait for them
-            offline_fraction=0.1,
-            offline_after_h=4.5,
-            offline_hours=24,
-        ),
-        clock=clock,
-    )
-    try:
-        await sim.start()
+    fleet = {
+        # a tenth of the terminals lose power 00:30 on the 21st for a day: the others must not wait for them
+        "offline_fraction": 0.1,
+        "offline_after_h": 4.5,
+        "offline_hours": 24,
+    }
+    async with simulated_days(config, START, SPEED, concentrators=CONCENTRATORS, meters=METERS, **fleet) as run:
+        app, sim = run.app, run.sim
         offline = {a2 for a2, scenario in sim.scenarios.items() if scenario.offline}
         assert 0 < len(offline) < CONCENTRATORS
         # terminals that were always online: every day; the others may miss the 20th when their slot fell in the
@@ -75,7 +58,7 @@ async def test_daily_frozen_data_of_several_days_reaches_the_database(tmp_path: 
             for day in DAYS
             if a2 not in offline or day != DAYS[1]
         }
-        await eventually(lambda: clock() >= END, "the simulated clock passes the last window", timeout=60)
+        await eventually(lambda: run.clock() >= END, "the simulated clock passes the last window", timeout=60)
         served = sim.served_daily()
         await eventually(lambda: app.spool is not None and app.spool.depth() == 0, "spool drained")
         try:
@@ -90,9 +73,6 @@ async def test_daily_frozen_data_of_several_days_reaches_the_database(tmp_path: 
             }
             report = f"{len(missing)} missing, e.g. {missing[:5]}; jobs {jobs}; served {len(served)}"
             raise AssertionError(report) from None
-    finally:
-        await sim.stop()
-        await app.stop()
     rows = frozen_rows(fresh_db_dsn)
     truth = {(f"{terminal}/p{pn}", day): value for (terminal, pn, day), value in served.items()}
     assert set(truth) >= expected  # the simulator served every meter every day …

@@ -24,8 +24,6 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from concentrator_sim.fleet import Fleet, SimClock
-from headend.app import HeadendApp
 from headend.config import CollectionConfig, PlanConfig
 from headend.config_collection import (
     ArchiveConfig,
@@ -34,7 +32,7 @@ from headend.config_collection import (
     BackfillConfig,
     TimeSyncConfig,
 )
-from tests.e2e.fleet_harness import ZONE, daemon_config, eventually, fleet_config
+from tests.e2e.fleet_harness import ZONE, daemon_config, eventually, simulated_days
 
 CONCENTRATORS, METERS = 200, 12
 #: simulated seconds per real second: an hour a second
@@ -114,38 +112,20 @@ async def test_a_fleet_through_several_days(tmp_path: Path, fresh_db_dsn: str) -
             "timesync": TimeSyncConfig(threshold_s=THRESHOLD_S, ntp_check="assume"),
         }
     )
-    clocks = [SimClock(START, 0.0)]  # stands still while the daemon starts (migrations: hours of simulated time)
-    app = HeadendApp(config, now=lambda: clocks[-1]())
-    await app.start()
-    clocks.append(SimClock(START, SPEED))
-
-    def clock() -> datetime:
-        return clocks[-1]()
-
-    assert app.server is not None
-    sim = Fleet(
-        fleet_config(
-            app.server.port,
-            concentrators=CONCENTRATORS,
-            meters=METERS,
-            as_of=START.isoformat(),
-            speed=SPEED,
-            tick_s=0.05,
-            # a tenth of the terminals lose power at 00:30 on the 21st, for a day
-            offline_fraction=0.1,
-            offline_after_h=3.5,
-            offline_hours=24,
-            # a few meters stop answering at 06:00 on the 21st, for good
-            lost_fraction=0.02,
-            lost_after_h=9,
-            # a quarter of the clocks run half an hour ahead
-            clock_drift_s=DRIFT_S,
-            drift_fraction=0.25,
-        ),
-        clock=clock,
-    )
-    try:
-        await sim.start()
+    fleet = {
+        # a tenth of the terminals lose power at 00:30 on the 21st, for a day
+        "offline_fraction": 0.1,
+        "offline_after_h": 3.5,
+        "offline_hours": 24,
+        # a few meters stop answering at 06:00 on the 21st, for good
+        "lost_fraction": 0.02,
+        "lost_after_h": 9,
+        # a quarter of the clocks run half an hour ahead
+        "clock_drift_s": DRIFT_S,
+        "drift_fraction": 0.25,
+    }
+    async with simulated_days(config, START, SPEED, concentrators=CONCENTRATORS, meters=METERS, **fleet) as run:
+        app, sim = run.app, run.sim
         offline = {terminal_name(a2) for a2, s in sim.scenarios.items() if s.offline}
         lost = {(terminal_name(a2), pn): at for a2, s in sim.scenarios.items() for pn, at in s.lost.items()}
 
@@ -164,9 +144,8 @@ async def test_a_fleet_through_several_days(tmp_path: Path, fresh_db_dsn: str) -
             if not lost_before((terminal_name(a2), pn), day)
         }
         wanted = {(meter_address(int(t[5:]), pn), day) for t, pn, day in servable}
-        await eventually(lambda: clock() >= END, "the simulated clock passes the last window", timeout=120)
-        # then ten minutes a second: backfill runs every few seconds, and no midnight brings new data
-        clocks.append(SimClock(clock(), SLOW))
+        await eventually(lambda: run.clock() >= END, "the simulated clock passes the last window", timeout=120)
+        run.slow_down(SLOW)  # ten minutes a second: backfill runs every few seconds, no midnight brings new data
         await eventually(lambda: app.spool is not None and app.spool.depth() == 0, "spool drained")
         try:
             await eventually(
@@ -195,9 +174,6 @@ async def test_a_fleet_through_several_days(tmp_path: Path, fresh_db_dsn: str) -
             )
 
         await eventually(success_matches, "success rates that match what the simulator served", 60)
-    finally:
-        await sim.stop()
-        await app.stop()
 
     rows = [(m, d, v, q) for m, d, v, q in frozen_rows(fresh_db_dsn) if d in FREEZE_DATES]
     # each (meter, day) once, with the value the simulator sent
