@@ -156,6 +156,7 @@ class HeadendApp:
             cfg, self.registry, self.store, self.metrics, self.submit, now=self.now, events=self.submit_events
         )
         self.collector.failures = self.ops.failures  # first-pass failures feed the success report's reasons
+        self.ops.backfill.plan_pending = self.collector.first_pass_pending  # backfill waits for the first pass
         # direct meters' clocks (DL/T 645 广播校时) in their poll rounds, behind the terminals' NTP guard and alarm
         self.direct.start_clock_checks(
             cfg.timesync,

@@ -90,6 +90,8 @@ class Backfill:
         self.config = config
         #: the plans: today's freeze date waits for each terminal's first pass (:meth:`first_pass_over`)
         self.collection = collection
+        #: the collection engine's word on it (``CollectionEngine.first_pass_pending``, set by the app)
+        self.plan_pending: Callable[[str, date], bool] | None = None
         self.archive = archive
         self._store = store
         self._registry = registry
@@ -105,10 +107,13 @@ class Backfill:
         return [today - timedelta(days=i) for i in range(self.config.days)]
 
     def first_pass_over(self, terminal: str, day: date) -> bool:
-        """Whether the daily plan has had its chance at ``terminal``'s freeze date ``day``: ``[backfill]
-        after_plan_s`` past the terminal's due time (:func:`~.plans.daily_due`, spread offset included). Until
-        then a missing value is the plan's to read, first pass (quality ``ok``): backfill racing it would turn
-        first-pass reads into backfilled ones and load the terminal twice in its busiest hour."""
+        """Whether the daily plan has had its chance at ``terminal``'s freeze date ``day``: the engine does not
+        still owe it (:attr:`plan_pending`), and ``[backfill] after_plan_s`` have passed since the terminal's due
+        time (:func:`~.plans.daily_due`, spread offset included). Until then a missing value is the plan's to
+        read, first pass (quality ``ok``): backfill racing it would turn first-pass reads into backfilled ones
+        and load the terminal twice in its busiest hour."""
+        if self.plan_pending is not None and self.plan_pending(terminal, day):
+            return False  # e.g. a login catch-up after a restart, long after the due time, still to come
         if self.collection is None:
             return True
         a1, _, a2 = terminal.partition(":")
@@ -131,7 +136,10 @@ class Backfill:
                 for day, entries in per_day.items():
                     self._fail(result, terminal, entries, day, Reason.TERMINAL_OFFLINE, "not logged in")
                 continue
-            await self._terminal(session, per_day, result)
+            # asked again now: the terminal may have logged in while the run went on, owing its catch-up
+            per_day = {day: entries for day, entries in per_day.items() if self.first_pass_over(terminal, day)}
+            if per_day:
+                await self._terminal(session, per_day, result)
         return result
 
     async def _terminal(

@@ -109,6 +109,7 @@ class CollectionEngine:
         self._reports = reports or ReportIngest(sink, metrics, zone=config.zone, now=now)
         self._points = config.point_list
         self.states: dict[TerminalSession, TerminalState] = {}
+        self._by_terminal: dict[str, TerminalState] = {}  #: "A1:A2" → the state of its current session
         self.completed_jobs = 0  #: progress counter (watchdog, tests)
         #: where first-pass failures of daily frozen reads are recorded, with their reason (success rate)
         self.failures: FailureLog | None = None
@@ -128,11 +129,25 @@ class CollectionEngine:
             # logs in at once does not ask at once.
             state.idle_until = now + spread_offset(session.terminal, plan.daily_spread_s)
         self.states[session] = state
+        self._by_terminal[session.terminal] = state
 
     def _offline(self, session: TerminalSession) -> None:
         state = self.states.pop(session, None)
+        if state is not None and self._by_terminal.get(session.terminal) is state:
+            del self._by_terminal[session.terminal]
         if state is not None and state.job is not None:
             state.job.cancel()
+
+    def first_pass_pending(self, terminal: str, freeze_date: date) -> bool:
+        """Whether the daily plan still owes online ``terminal`` its first pass at ``freeze_date`` — the freeze
+        of yesterday's Td_d, neither read nor failed yet (due later in the window, or a login catch-up still
+        waiting for its spread offset). Backfill leaves such a day to the plan (:mod:`.backfill`)."""
+        state = self._by_terminal.get(terminal)
+        if state is None or not state.plan.daily_fns:
+            return False
+        yesterday = self._now().astimezone(self._config.zone).date() - timedelta(days=1)
+        td_d = freeze_date - timedelta(days=1)
+        return td_d == yesterday and state.daily_done != td_d and state.backoff.failures == 0
 
     def on_frame(self, session: TerminalSession, frame: LinkFrame) -> None:
         """Every uplink frame of a logged-in terminal (:attr:`TerminalServer.on_frame`): ACD=1 with an EC that

@@ -180,7 +180,9 @@ async def test_a_fleet_through_several_days(tmp_path: Path, fresh_db_dsn: str) -
     assert len(rows) == len({(m, d) for m, d, _, _ in rows})
     assert {(m, d): v for m, d, v, _ in rows} == truth
     # the gaps were the offline terminals', filled by backfill once they returned
-    backfilled = {m for m, _, _, q in rows if q == "backfilled"}
+    # (the 20th is the login catch-up's, three simulated hours before midnight — three real seconds, which a
+    # loaded machine may not give 200 terminals, and then backfill rightly takes it: left out here)
+    backfilled = {m for m, d, _, q in rows if q == "backfilled" and d in FREEZE_DATES[1:]}
     offline_meters = {meter_address(int(t[5:]), pn) for t in offline for pn in range(1, METERS + 1)}
     assert backfilled and backfilled <= offline_meters
     assert {q for *_, q in rows} == {"ok", "backfilled"}

@@ -202,3 +202,6 @@ def test_todays_freeze_date_waits_for_the_first_pass_of_each_terminal() -> None:
         assert backfill.first_pass_over(terminal, MAY4)
     # the two terminals' due times differ by their spread offsets
     assert daily_due(plans, T, MAY4, TZ) != daily_due(plans, T2, MAY4, TZ)
+    # long past the due time, a first pass the engine still owes (a login catch-up after a restart) is waited for
+    backfill.plan_pending = lambda terminal, day: terminal == T and day == MAY4
+    assert not backfill.first_pass_over(T, MAY4) and backfill.first_pass_over(T2, MAY4)

@@ -237,6 +237,24 @@ async def test_a_whole_deny_is_asked_again_point_by_point(rig: Rig, terminals: t
     assert rig.engine.states[rig.registry.require("4403", 1)].daily_done == day
 
 
+async def test_the_first_pass_is_pending_until_the_plan_read_or_failed_it(
+    rig: Rig, terminals: tuple[ScriptedTerminal, ...]
+) -> None:
+    """What backfill asks before it takes today's freeze date (23 Nov, Td_d 22 Nov) for a terminal."""
+    t1, t2 = terminals
+    freeze, older = date(2026, 11, 23), date(2026, 11, 22)
+    pending = rig.engine.first_pass_pending
+    assert pending("4403:00001", freeze) and pending("4403:00002", freeze)  # before the due time
+    assert not pending("4403:00001", older) and not pending("4403:00099", freeze)  # not the plan's / offline
+    rig.clock.now = datetime(2026, 11, 23, 1, 0, tzinfo=ZONE)
+    rig.engine.tick()
+    await t1.next_frame()  # T1 says nothing: the plan failed, backfill may try
+    request = await t2.next_frame()
+    t2.send(messages.response(request, [f161(pn, older, "3.0000") for pn in (1, 2)]))
+    await rig.settle()
+    assert not pending("4403:00001", freeze) and not pending("4403:00002", freeze)
+
+
 async def test_acd_with_a_new_event_counter_reads_events(rig: Rig, terminals: tuple[ScriptedTerminal, ...]) -> None:
     t1, _ = terminals
     rig.clock.now = datetime(2026, 11, 23, 1, 0, tzinfo=ZONE)
