@@ -115,19 +115,23 @@ class SimulatedDays:
     def clock(self) -> datetime:
         return self.clocks[-1]()
 
-    def slow_down(self, speed: float) -> None:
+    def set_speed(self, speed: float) -> None:
         """From now on, ``speed`` simulated seconds per real second (for the daemon and the fleet alike)."""
         self.clocks.append(SimClock(self.clock(), speed))
 
 
 @asynccontextmanager
-async def simulated_days(config: Config, start: datetime, speed: float, **fleet: Any) -> AsyncIterator[SimulatedDays]:
+async def simulated_days(
+    config: Config, start: datetime, speed: float, *, hold: bool = False, **fleet: Any
+) -> AsyncIterator[SimulatedDays]:
     """The daemon with an injected clock and the fleet sharing it: the clock stands at ``start`` while the daemon
-    starts (migrations take real seconds: hours of simulated time), then runs at ``speed``."""
+    starts (migrations take real seconds: hours of simulated time), then runs at ``speed`` — or, with ``hold``,
+    keeps standing until the test calls :meth:`SimulatedDays.set_speed` (logins and their clock checks measured
+    without a millisecond of latency turning into seconds of apparent drift)."""
     clocks = [SimClock(start, 0.0)]
     app = HeadendApp(config, now=lambda: clocks[-1]())
     await app.start()
-    clocks.append(SimClock(start, speed))
+    clocks.append(SimClock(start, 0.0 if hold else speed))
     assert app.server is not None
     config_ = fleet_config(app.server.port, as_of=start.isoformat(), speed=speed, tick_s=0.05, **fleet)
     sim = Fleet(config_, clock=lambda: clocks[-1]())
