@@ -2,10 +2,9 @@
 archive as stored, and the daily collection success rate (采集成功率) with the meters that are missing and why.
 
 Both stores get these methods from a mixin (:class:`SqliteCollectionQueries`, :class:`TimescaleCollectionQueries`)
-so the store modules change by one base class each. The two success tables are created on first use with
-``CREATE TABLE IF NOT EXISTS`` (same columns in both stores, see docs/collection.md); they are derived data —
-recomputed from ``frozen_readings`` whenever the success rate is updated — and are candidates for the next
-numbered migration.
+so the store modules change by one base class each. The two success tables come with migration 0003
+(``collection_success``, ``collection_missing``; same columns in both stores, docs/schema.md); they are derived
+data, recomputed from ``frozen_readings`` whenever the success rate is updated.
 
 Days are *freeze dates*: the local date (configured zone) of the freeze instant ``ts``, as ``freeze_date`` in the
 billing views (docs/schema.md "Frozen registers").
@@ -76,20 +75,6 @@ class StoredArchive:
     ratios: tuple[MeterRatio, ...] = ()  #: by meter, then valid_from
 
 
-_SQLITE_DDL = (
-    "CREATE TABLE IF NOT EXISTS collection_success (day TEXT NOT NULL, terminal TEXT NOT NULL,"
-    " expected INTEGER NOT NULL, complete_first_pass INTEGER NOT NULL, complete INTEGER NOT NULL,"
-    " computed_at TEXT NOT NULL, PRIMARY KEY (day, terminal)) STRICT",
-    "CREATE TABLE IF NOT EXISTS collection_missing (day TEXT NOT NULL, terminal TEXT NOT NULL, pn INTEGER NOT NULL,"
-    " meter TEXT NOT NULL, reason TEXT NOT NULL, detail TEXT NOT NULL, PRIMARY KEY (day, terminal, pn)) STRICT",
-)
-_PG_DDL = (
-    "CREATE TABLE IF NOT EXISTS collection_success (day date NOT NULL, terminal text NOT NULL,"
-    " expected integer NOT NULL, complete_first_pass integer NOT NULL, complete integer NOT NULL,"
-    " computed_at timestamptz NOT NULL, PRIMARY KEY (day, terminal))",
-    "CREATE TABLE IF NOT EXISTS collection_missing (day date NOT NULL, terminal text NOT NULL, pn integer NOT NULL,"
-    " meter text NOT NULL, reason text NOT NULL, detail text NOT NULL, PRIMARY KEY (day, terminal, pn))",
-)
 _SUCCESS_COLS = "day, terminal, expected, complete_first_pass, complete, computed_at"
 _MISSING_COLS = "day, terminal, pn, meter, reason, detail"
 _ARCHIVE = (
@@ -161,8 +146,6 @@ class SqliteCollectionQueries:
         def save(conn: sqlite3.Connection) -> None:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                for statement in _SQLITE_DDL:
-                    conn.execute(statement)
                 for r in rows:
                     key = (r.day.isoformat(), r.terminal)
                     conn.execute("DELETE FROM collection_missing WHERE day = ? AND terminal = ?", key)
@@ -189,8 +172,6 @@ class SqliteCollectionQueries:
         ``terminal`` narrows both to one terminal (and the overall row)."""
 
         def load(conn: sqlite3.Connection) -> tuple[list[SuccessRow], list[MissingMeter]]:
-            for statement in _SQLITE_DDL:
-                conn.execute(statement)
             extra, args = _days_filter("terminal", terminal, "?")
             where = "day = ? AND (terminal = '' OR terminal = ?)" if terminal is not None else "day = ?"
             success = conn.execute(
@@ -254,8 +235,6 @@ class TimescaleCollectionQueries:
         """See :meth:`SqliteCollectionQueries.save_success`."""
 
         async def save(cur: _Cursor) -> None:
-            for statement in _PG_DDL:
-                await cur.execute(statement.encode())
             for r in rows:
                 key = (r.day, r.terminal)
                 await cur.execute("DELETE FROM collection_missing WHERE day = %s AND terminal = %s", key)
@@ -282,8 +261,6 @@ class TimescaleCollectionQueries:
         """See :meth:`SqliteCollectionQueries.load_success`."""
 
         async def load(cur: _Cursor) -> tuple[list[SuccessRow], list[MissingMeter]]:
-            for statement in _PG_DDL:
-                await cur.execute(statement.encode())
             extra, args = _days_filter("terminal", terminal, "%s")
             where = "day = %s AND (terminal = '' OR terminal = %s)" if terminal is not None else "day = %s"
             await cur.execute(

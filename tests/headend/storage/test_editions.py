@@ -23,6 +23,7 @@ from psycopg.conninfo import make_conninfo
 from headend.readings import ReadingKind
 from headend.storage import editions
 from headend.storage.base import Edition, WriteResult
+from headend.storage.migrations import load_migrations
 from headend.storage.roles import apply_roles, roles_script
 from headend.storage.sqlite_store import SqliteStore
 from headend.storage.timescale import TimescaleStore
@@ -75,7 +76,7 @@ async def _check_apache_like(dsn: str, edition: Edition) -> None:
                            dataclasses.replace(reading(3, register=DAILY), ts=old)])  # fmt: skip
         first = await store.maintain(keep_readings=timedelta(days=365 * 50))
         second = await store.maintain(keep_readings=timedelta(days=365))
-        assert await store.migrate() == 2  # the objects are not created twice
+        assert await store.migrate() == len(load_migrations("postgres"))  # the objects are not created twice
     finally:
         await store.close()
     assert (first.refreshed, first.dropped) == (True, 0)
@@ -131,6 +132,25 @@ async def test_upgrade_from_version_1_keeps_the_rows(backend: Backend) -> None:
     assert backend.query("SELECT meter, ingest_batch FROM readings ORDER BY meter") == [
         ("000000000001", 0), ("000000000002", 0), ("000000000003", 1),
     ]  # fmt: skip
+
+
+async def test_success_tables_made_on_first_use_by_an_earlier_headend_are_adopted(backend: Backend) -> None:
+    """Before migration 0003 the success tables were created when first used: such a database migrates to the
+    current version with its rows kept."""
+    store = backend.store
+    full = store._migrations
+    store._migrations = full[:2]
+    assert await store.migrate() == 2
+    text, day = ("text", "date") if backend.kind == "timescale" else ("TEXT", "TEXT")
+    backend.execute(
+        f"CREATE TABLE collection_success (day {day} NOT NULL, terminal {text} NOT NULL, expected integer NOT NULL,"
+        f" complete_first_pass integer NOT NULL, complete integer NOT NULL, computed_at {text} NOT NULL,"
+        " PRIMARY KEY (day, terminal))"
+    )
+    backend.execute("INSERT INTO collection_success VALUES ('2024-05-01', '', 4, 3, 4, '2024-05-01T10:00:00+08:00')")
+    store._migrations = full
+    assert await store.migrate() == len(full) >= 3
+    assert backend.query("SELECT terminal, expected, complete FROM collection_success") == [("", 4, 4)]
 
 
 # -- roles ------------------------------------------------------------------------------------------------------

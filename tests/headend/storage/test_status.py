@@ -56,7 +56,7 @@ async def test_embedded_store_and_waiting_readings(tmp_path: Path) -> None:
 
     store_part = status["store"]
     assert store_part["kind"] == "sqlite" and store_part["edition"] == "sqlite"
-    assert (store_part["schema_version"], store_part["time_zone"]) == (2, TZ.key)
+    assert (store_part["schema_version"], store_part["time_zone"]) == (3, TZ.key)
     assert (store_part["readings"], store_part["frozen_readings"], store_part["conflicts"]) == (1, 1, 1)
     assert store_part["ingest_batch"] == 2
     spool_part = status["spool"]
