@@ -68,7 +68,9 @@ class Metrics:
         self.readings_invalid = Counter(
             "headend_readings_invalid_total", "Values the device reported as 'no value' (EE)", registry=r
         )
-        self.spool_depth = Gauge("headend_spool_depth", "Readings and events in the spool not yet committed", registry=r)
+        self.spool_depth = Gauge(
+            "headend_spool_depth", "Readings and events in the spool not yet committed", registry=r
+        )
         self.spool_bytes = Gauge("headend_spool_bytes", "Size of the spool file", registry=r)
         self.spool_full = Counter(
             "headend_spool_full_total", "Batches refused because the spool reached its size limit", registry=r
